@@ -1,0 +1,182 @@
+"""Edge node configuration: one YAML file, validated once at start-up."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+
+from station.contracts import EntityId, NodeId
+from vision.roles import Role
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class ConfigError(ValueError):
+    """A configuration file that cannot be used; the message names the file, field and reason."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CloudConfig(_Section):
+    """How to reach the cloud MQTT broker."""
+
+    host: str = Field(default="127.0.0.1", min_length=1, description="Broker host name or IP.")
+    port: int = Field(default=1883, ge=1, le=65535, description="Broker TCP port.")
+    username: str | None = Field(default=None, description="Node's broker user name.")
+    password: SecretStr | None = Field(default=None, description="Node's broker password.")
+    tls_ca_file: Path | None = Field(
+        default=None, description="CA certificate file; when set, the link uses TLS."
+    )
+    keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds.")
+    session_expiry_s: int = Field(
+        default=3600,
+        ge=0,
+        description="How long the broker keeps this node's session (and queued commands).",
+    )
+
+
+class CameraConfig(_Section):
+    """One video source."""
+
+    id: EntityId = Field(default="main", description="Camera id, as reported in events.")
+    source: str | int = Field(
+        description="Video file path, rtsp:// (or other) URL, or a USB camera index."
+    )
+    loop: bool = Field(default=True, description="Start a file again at its end.")
+    realtime: bool = Field(
+        default=True, description="Play files at their native frame rate, as a live camera."
+    )
+    max_fps: float = Field(default=5.0, gt=0, le=120, description="Most frames analysed a second.")
+
+    @field_validator("source")
+    @classmethod
+    def _digits_are_a_device(cls, value: str | int) -> str | int:
+        # "0" quoted in YAML still means USB camera 0, never a file called 0.
+        if isinstance(value, str) and value.strip().isdigit():
+            return int(value)
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must not be empty")
+        return value
+
+    @property
+    def is_file(self) -> bool:
+        """Return whether the source is a local file (not a URL or a device index)."""
+        return isinstance(self.source, str) and "://" not in self.source
+
+
+class DetectorConfig(_Section):
+    """The detection model."""
+
+    model: Path = Field(description="Model file (.pt, .onnx, .tflite, ...); never downloaded.")
+    imgsz: int = Field(default=640, ge=32, le=4096, description="Model input size, pixels.")
+    confidence: float = Field(default=0.4, ge=0.0, le=1.0, description="Lowest score kept.")
+    device: str = Field(default="cpu", description="Torch device: cpu, cuda:0, ...")
+    roles: dict[str, Role | None] = Field(
+        default_factory=dict,
+        description="Model class name -> role (person/fallen/fire/smoke), null to ignore a class.",
+    )
+
+
+class ZoneConfig(_Section):
+    """A named polygon in 0..1 frame coordinates."""
+
+    name: str = Field(default="room", max_length=64, description="Zone name, as in events.")
+    polygon: list[tuple[Fraction, Fraction]] = Field(
+        default_factory=lambda: [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)],
+        min_length=3,
+        description="Vertices [x, y], each a fraction of frame width/height.",
+    )
+
+
+class PresenceConfig(_Section):
+    """Timings of the presence event."""
+
+    zone: ZoneConfig = Field(default_factory=ZoneConfig, description="Where presence counts.")
+    confirm_s: float = Field(default=1.0, ge=0, description="Seen this long before NEW.")
+    clear_s: float = Field(default=3.0, gt=0, description="Unseen this long before END.")
+    update_every_s: float = Field(default=10.0, ge=0, description="Fewest seconds between UPDATEs.")
+    refresh_s: float | None = Field(
+        default=60.0, gt=0, description="UPDATE at least this often while open; null: only on change."
+    )
+
+
+class OutboxConfig(_Section):
+    """The durable queue of messages for the cloud."""
+
+    path: Path = Field(default=Path("var/edge/outbox.sqlite"), description="SQLite file.")
+
+
+class HealthConfig(_Section):
+    """The heartbeat."""
+
+    interval_s: float = Field(default=30.0, gt=0, description="Seconds between NodeHealth.")
+
+
+class EdgeConfig(_Section):
+    """Everything an edge node needs, from one YAML file."""
+
+    node_id: NodeId
+    cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud broker link.")
+    camera: CameraConfig = Field(description="The camera to watch.")
+    detector: DetectorConfig = Field(description="The detection model.")
+    presence: PresenceConfig = Field(
+        default_factory=PresenceConfig, description="Presence event timings."
+    )
+    outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
+    health: HealthConfig = Field(default_factory=HealthConfig, description="Heartbeat.")
+
+
+def load_config(path: Path | str) -> EdgeConfig:
+    """Read and validate an edge YAML file; relative paths are resolved against its folder."""
+    file = Path(path)
+    try:
+        raw: Any = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except OSError as err:
+        raise ConfigError(f"{file}: cannot read: {err.strerror or err}") from err
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{file}: not valid YAML: {err}") from err
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{file}: expected a mapping at the top level")
+    try:
+        config = EdgeConfig.model_validate(raw)
+    except ValidationError as err:
+        raise ConfigError(f"{file}: {_describe(err)}") from err
+    return _resolve_paths(config, file.resolve().parent)
+
+
+def _describe(err: ValidationError) -> str:
+    """Return one line per bad field: 'field.path: reason'."""
+    lines = []
+    for problem in err.errors():
+        where = ".".join(str(part) for part in problem["loc"]) or "<root>"
+        lines.append(f"{where}: {problem['msg']}")
+    return "; ".join(lines)
+
+
+def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
+    """Make file paths in the config absolute, relative to the YAML file's folder."""
+
+    def resolve(value: Path) -> Path:
+        return value if value.is_absolute() else (base / value).resolve()
+
+    camera = config.camera
+    if camera.is_file:
+        camera = camera.model_copy(update={"source": str(resolve(Path(str(camera.source))))})
+    cloud = config.cloud
+    if cloud.tls_ca_file is not None:
+        cloud = cloud.model_copy(update={"tls_ca_file": resolve(cloud.tls_ca_file)})
+    return config.model_copy(
+        update={
+            "camera": camera,
+            "cloud": cloud,
+            "detector": config.detector.model_copy(
+                update={"model": resolve(config.detector.model)}
+            ),
+            "outbox": config.outbox.model_copy(update={"path": resolve(config.outbox.path)}),
+        }
+    )

@@ -1,0 +1,96 @@
+"""The `station` command: run cloud-duty, an edge node, or the whole demo."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from pathlib import Path
+
+logger = logging.getLogger(__name__)
+
+
+def _setup_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(),
+        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+
+
+def _run_duty(args: argparse.Namespace) -> int:
+    import uvicorn
+    from pydantic import ValidationError
+
+    from station.duty.app import create_app
+    from station.duty.settings import DutySettings
+
+    try:
+        settings = DutySettings()
+    except ValidationError as err:
+        logger.error("cloud-duty settings are invalid:\n%s", err)
+        return 2
+    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+def _run_edge(args: argparse.Namespace) -> int:
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from edge.config import ConfigError, load_config
+    from edge.node import run_node
+
+    try:
+        config = load_config(Path(args.config))
+    except ConfigError as err:
+        logger.error("%s", err)
+        return 2
+    run_node(config)
+    return 0
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from station.demo import DemoError, run_demo
+
+    try:
+        return run_demo(args)
+    except DemoError as err:
+        logger.error("demo cannot start: %s", err)
+        return 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="station", description=__doc__)
+    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    duty = sub.add_parser("duty", help="run cloud-duty (settings from UWS_* variables)")
+    duty.add_argument("--host", default="127.0.0.1")
+    duty.add_argument("--port", type=int, default=8000)
+    duty.set_defaults(func=_run_duty)
+
+    edge = sub.add_parser("edge", help="run an edge node")
+    edge.add_argument("--config", required=True, help="the node's YAML file")
+    edge.set_defaults(func=_run_edge)
+
+    demo = sub.add_parser("demo", help="a whole station and cloud-duty on this machine")
+    demo.add_argument("--workdir", default="var/demo", help="state of the demo's parts")
+    demo.add_argument("--port", type=int, default=8000, help="cloud-duty's HTTP port")
+    demo.add_argument("--clip", help="video the node watches (default: the shared crowd clip)")
+    demo.add_argument("--model", help="detector weights (default: the shared COCO model)")
+    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo.set_defaults(func=_run_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `station` console script."""
+    args = _parser().parse_args(argv)
+    _setup_logging(args.log_level)
+    result: int = args.func(args)
+    return result
+
+
+if __name__ == "__main__":
+    sys.exit(main())

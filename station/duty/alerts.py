@@ -1,0 +1,187 @@
+"""Alert lifecycle: events fold into one alert per station + kind + zone; staff act on it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from sqlmodel import Session, col, select
+
+from station.contracts import Event, EventPhase
+from station.duty.models import Alert, AlertAction, AlertStatus, EventRecord, FeedEntry
+
+logger = logging.getLogger(__name__)
+
+NODE_OFFLINE = "node_offline"
+SEVERITY_BY_KIND = {
+    "fall": "critical",
+    "fire": "critical",
+    "smoke": "critical",
+    "heat": "major",
+    NODE_OFFLINE: "major",
+    "crowd": "warning",
+    "person": "info",
+}
+SYSTEM_ACTOR = "system"
+
+
+class AlertNotFoundError(LookupError):
+    """No alert has that id."""
+
+
+class AlertTransitionError(ValueError):
+    """The alert is not in a state that allows the action."""
+
+
+def record_change(session: Session, alert: Alert, change: str, actor: str, note: str = "") -> None:
+    """Log an action on the alert's trail and append it to the live feed."""
+    assert alert.id is not None
+    session.info["feed_changes"] = session.info.get("feed_changes", 0) + 1
+    session.add(AlertAction(alert_id=alert.id, action=change, actor=actor, note=note))
+    session.add(FeedEntry(alert_id=alert.id, change=change))
+
+
+@dataclass
+class AlertBook:
+    """Open alerts by key, loaded once per transaction so a batch reads each key once."""
+
+    session: Session
+    _open: dict[tuple[str, str, str], Alert | None] = field(default_factory=dict)
+
+    def open_alert(self, station_id: str, kind: str, zone: str) -> Alert | None:
+        """Return the unresolved alert for the key, if any."""
+        key = (station_id, kind, zone)
+        if key not in self._open:
+            self._open[key] = self.session.exec(
+                select(Alert).where(
+                    Alert.station_id == station_id,
+                    Alert.kind == kind,
+                    Alert.zone == zone,
+                    col(Alert.status) != AlertStatus.RESOLVED,
+                )
+            ).first()
+        return self._open[key]
+
+    def raise_alert(
+        self, station_id: str, kind: str, zone: str, at: datetime, score: float, event_id: str
+    ) -> Alert:
+        """Open an alert for the key, or fold this occurrence into the open one."""
+        alert = self.open_alert(station_id, kind, zone)
+        if alert is None:
+            alert = Alert(
+                station_id=station_id,
+                kind=kind,
+                zone=zone,
+                severity=SEVERITY_BY_KIND.get(kind, "warning"),
+                first_at=at,
+                last_at=at,
+                score=score,
+                active_events=1,
+                last_event_id=event_id,
+            )
+            self.session.add(alert)
+            self.session.flush()
+            self._open[(station_id, kind, zone)] = alert
+            record_change(self.session, alert, "opened", SYSTEM_ACTOR)
+            return alert
+        alert.count += 1
+        alert.active_events += 1
+        alert.active = True
+        alert.cleared_at = None
+        alert.last_at = max(alert.last_at, at)
+        alert.score = max(alert.score, score)
+        alert.last_event_id = event_id
+        self.session.add(alert)
+        record_change(self.session, alert, "repeated", SYSTEM_ACTOR)
+        return alert
+
+    def clear(self, alert: Alert, at: datetime) -> None:
+        """One occurrence ended; the alert clears when none is left, staying unacknowledged."""
+        alert.active_events = max(0, alert.active_events - 1)
+        if alert.active_events == 0 and alert.active:
+            alert.active = False
+            alert.cleared_at = at
+            record_change(self.session, alert, "cleared", SYSTEM_ACTOR)
+        self.session.add(alert)
+
+
+def apply_event(
+    book: AlertBook, station_id: str, event: Event, existing: EventRecord | None
+) -> EventRecord:
+    """Fold one event message into the event table and its alert; replays change nothing."""
+    session = book.session
+    if existing is None:
+        if event.phase is not EventPhase.NEW:
+            # The new message was lost or refused; start the record from what we have.
+            logger.info("event %s first seen at phase %s", event.event_id, event.phase.value)
+        alert = book.raise_alert(
+            station_id, event.kind.value, event.zone, event.started_at, event.score, event.event_id
+        )
+        record = EventRecord(
+            id=event.event_id,
+            node_id=event.node_id,
+            station_id=station_id,
+            camera_id=event.camera_id,
+            kind=event.kind.value,
+            zone=event.zone,
+            score=event.score,
+            count=event.count,
+            last_seq=event.seq,
+            started_at=event.started_at,
+            updated_at=event.ts,
+            alert_id=alert.id,
+        )
+        session.add(record)
+        if event.phase is EventPhase.END:
+            record.ended_at = event.ts
+            book.clear(alert, event.ts)
+        return record
+    if existing.ended_at is not None:
+        return existing
+    if event.phase is not EventPhase.END and event.seq <= existing.last_seq:
+        return existing
+    existing.last_seq = max(existing.last_seq, event.seq)
+    existing.score = max(existing.score, event.score)
+    existing.count = event.count
+    existing.updated_at = max(existing.updated_at, event.ts)
+    if event.phase is EventPhase.END:
+        existing.ended_at = event.ts
+        alert = session.get(Alert, existing.alert_id) if existing.alert_id else None
+        if alert is not None:
+            book.clear(alert, event.ts)
+    session.add(existing)
+    return existing
+
+
+def acknowledge(session: Session, alert_id: int, actor: str, note: str, now: datetime) -> Alert:
+    """Mark that a person has seen the alert and is on it."""
+    alert = _get(session, alert_id)
+    if alert.status is not AlertStatus.OPEN:
+        raise AlertTransitionError(f"alert {alert_id} is {alert.status.value}, not open")
+    alert.status = AlertStatus.ACKNOWLEDGED
+    alert.acknowledged_by = actor
+    alert.acknowledged_at = now
+    session.add(alert)
+    record_change(session, alert, "acknowledged", actor, note)
+    return alert
+
+
+def resolve(session: Session, alert_id: int, actor: str, note: str, now: datetime) -> Alert:
+    """Close the alert; the next occurrence of its key opens a new one."""
+    alert = _get(session, alert_id)
+    if alert.status is AlertStatus.RESOLVED:
+        raise AlertTransitionError(f"alert {alert_id} is already resolved")
+    alert.status = AlertStatus.RESOLVED
+    alert.resolved_by = actor
+    alert.resolved_at = now
+    session.add(alert)
+    record_change(session, alert, "resolved", actor, note)
+    return alert
+
+
+def _get(session: Session, alert_id: int) -> Alert:
+    alert = session.get(Alert, alert_id, with_for_update=True)
+    if alert is None:
+        raise AlertNotFoundError(f"no alert {alert_id}")
+    return alert

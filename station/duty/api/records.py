@@ -1,0 +1,52 @@
+"""Events and visits, as recorded from the nodes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from sqlmodel import col, select
+
+from station.duty.api.deps import PagingDep, SessionDep
+from station.duty.listing import filtered, in_window, paginate
+from station.duty.models import EventPublic, EventRecord, Page, VisitPublic, VisitRecord
+
+router = APIRouter(tags=["records"])
+
+Since = Annotated[datetime | None, Query(description="From this time (inclusive).")]
+Until = Annotated[datetime | None, Query(description="Before this time.")]
+
+
+@router.get("/events")
+def list_events(
+    session: SessionDep,
+    paging: PagingDep,
+    station_id: str | None = None,
+    node_id: str | None = None,
+    kind: str | None = None,
+    since: Since = None,
+    until: Until = None,
+) -> Page[EventPublic]:
+    """List detection events, newest first."""
+    query = select(EventRecord).order_by(col(EventRecord.started_at).desc())
+    query = filtered(query, EventRecord, station_id=station_id, node_id=node_id, kind=kind)
+    query = in_window(query, col(EventRecord.started_at), since, until)
+    return paginate(session, query, EventPublic, paging.limit, paging.offset)
+
+
+@router.get("/visits")
+def list_visits(
+    session: SessionDep,
+    paging: PagingDep,
+    station_id: str | None = None,
+    member_id: str | None = None,
+    method: str | None = None,
+    since: Since = None,
+    until: Until = None,
+) -> Page[VisitPublic]:
+    """List visits, newest first."""
+    query = select(VisitRecord).order_by(col(VisitRecord.entered_at).desc())
+    query = filtered(query, VisitRecord, station_id=station_id, member_id=member_id, method=method)
+    query = in_window(query, col(VisitRecord.entered_at), since, until)
+    return paginate(session, query, VisitPublic, paging.limit, paging.offset)

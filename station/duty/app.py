@@ -1,0 +1,107 @@
+"""cloud-duty application factory: the lifespan starts ingest and the scheduler."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from datetime import timedelta
+from pathlib import Path
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from station.duty.api import api_router
+from station.duty.clock import Clock, SystemClock
+from station.duty.db import make_engine, migrate
+from station.duty.feed import FeedHub
+from station.duty.ingest import IngestPipeline, MqttIngest
+from station.duty.nodes import NodeDirectory, mark_silent_nodes_offline
+from station.duty.settings import DutySettings
+
+logger = logging.getLogger(__name__)
+
+CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
+
+
+def check_liveness(engine: Engine, clock: Clock, silence: timedelta, hub: FeedHub) -> list[str]:
+    """Mark nodes offline that missed their heartbeats; return their ids."""
+    with Session(engine) as session:
+        offline = mark_silent_nodes_offline(session, clock.now(), silence)
+        session.commit()
+    if offline:
+        hub.notify()
+    return offline
+
+
+def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(timezone="UTC")
+    silence = timedelta(seconds=settings.heartbeat_interval_s * settings.missed_heartbeats)
+    scheduler.add_job(
+        check_liveness,
+        "interval",
+        seconds=settings.liveness_check_s,
+        args=[app.state.engine, app.state.clock, silence, app.state.hub],
+        id="liveness",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.start()
+    return scheduler
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: DutySettings = app.state.settings
+    migrate(app.state.engine)
+    ingest = MqttIngest(settings, app.state.pipeline) if settings.start_ingest else None
+    if ingest is not None:
+        ingest.start()
+    app.state.ingest = ingest
+    scheduler = _start_scheduler(app, settings) if settings.start_scheduler else None
+    logger.info("cloud-duty ready (%s)", app.state.engine.url.render_as_string())
+    try:
+        yield
+    finally:
+        if scheduler is not None:
+            scheduler.shutdown(wait=True)
+        if ingest is not None:
+            ingest.stop()
+        app.state.engine.dispose()
+
+
+def create_app(settings: DutySettings | None = None, clock: Clock | None = None) -> FastAPI:
+    """Build the cloud-duty app; nothing connects until the lifespan starts."""
+    settings = settings or DutySettings()
+    app = FastAPI(title="worker-station cloud-duty", version="0.1.0", lifespan=_lifespan)
+    app.state.settings = settings
+    app.state.clock = clock or SystemClock()
+    app.state.engine = make_engine(settings.database_url)
+    app.state.hub = FeedHub()
+    app.state.directory = NodeDirectory(settings.unknown_node_cache_s)
+    app.state.pipeline = IngestPipeline(
+        app.state.engine, app.state.clock, app.state.directory, app.state.hub.notify
+    )
+    app.include_router(api_router)
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def console() -> str:
+        return CONSOLE_PAGE.read_text()
+
+    @app.get("/healthz", tags=["health"])
+    def healthz() -> dict[str, object]:
+        """Liveness of this replica and its ingest counters."""
+        ingest: MqttIngest | None = app.state.ingest
+        stats = app.state.pipeline.stats
+        return {
+            "ok": True,
+            "broker_connected": bool(ingest and ingest.connected.is_set()),
+            "received": stats.received,
+            "persisted": stats.persisted,
+            "rejected": stats.rejected,
+        }
+
+    return app

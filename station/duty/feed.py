@@ -1,0 +1,88 @@
+"""The live alert feed: Server-Sent Events replayed from the feed table.
+
+Every replica reads the same table, so a client sees changes made on any replica; a
+local change wakes the streams at once, others are picked up by a short poll.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator, Callable
+
+from sqlalchemy import Engine, func
+from sqlmodel import Session, col, select
+
+from station.duty.models import Alert, AlertPublic, FeedEntry
+
+FEED_PAGE = 200
+
+
+class FeedHub:
+    """Wakes waiting SSE streams when this replica commits an alert change."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+
+    def notify(self) -> None:
+        """Wake every stream; safe to call from any thread."""
+        with self._lock:
+            waiters = list(self._waiters)
+        for loop, event in waiters:
+            loop.call_soon_threadsafe(event.set)
+
+    async def wait(self, timeout_s: float) -> None:
+        """Return on the next notify or after the timeout."""
+        event = asyncio.Event()
+        key = (asyncio.get_running_loop(), event)
+        with self._lock:
+            self._waiters.add(key)
+        try:
+            await asyncio.wait_for(event.wait(), timeout_s)
+        except TimeoutError:
+            pass
+        finally:
+            with self._lock:
+                self._waiters.discard(key)
+
+
+def latest_feed_id(engine: Engine) -> int:
+    """Return the newest feed entry id, 0 when the feed is empty."""
+    with Session(engine) as session:
+        return int(session.exec(select(func.coalesce(func.max(FeedEntry.id), 0))).one())
+
+
+def feed_since(engine: Engine, after_id: int) -> list[tuple[int, str, AlertPublic]]:
+    """Return (entry id, change, alert now) for entries after `after_id`, oldest first."""
+    with Session(engine) as session:
+        rows = session.exec(
+            select(FeedEntry, Alert)
+            .join(Alert, col(Alert.id) == col(FeedEntry.alert_id))
+            .where(col(FeedEntry.id) > after_id)
+            .order_by(col(FeedEntry.id))
+            .limit(FEED_PAGE)
+        ).all()
+        return [(e.id or 0, e.change, AlertPublic.model_validate(a)) for e, a in rows]
+
+
+async def alert_stream(
+    engine: Engine,
+    hub: FeedHub,
+    after_id: int | None,
+    poll_s: float,
+    disconnected: Callable[[], object],
+) -> AsyncIterator[dict[str, str]]:
+    """Yield SSE events for alert changes after `after_id` (None: from now on)."""
+    cursor = after_id if after_id is not None else await asyncio.to_thread(latest_feed_id, engine)
+    while True:
+        if await disconnected():  # type: ignore[misc]
+            return
+        entries = await asyncio.to_thread(feed_since, engine, cursor)
+        for entry_id, change, alert in entries:
+            cursor = entry_id
+            body = {"change": change, "alert": alert.model_dump(mode="json")}
+            yield {"id": str(entry_id), "event": "alert", "data": json.dumps(body)}
+        if len(entries) < FEED_PAGE:
+            await hub.wait(poll_s)

@@ -1,0 +1,314 @@
+"""MQTT consumer: validate contract messages in batches, persist them, then acknowledge.
+
+A message is acknowledged to the broker only after its transaction commits, so a crash of
+cloud-duty loses nothing: the broker re-delivers what was never acknowledged.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.packettypes import PacketTypes
+from paho.mqtt.properties import Properties
+from paho.mqtt.reasoncodes import ReasonCode
+from paho.mqtt.subscribeoptions import SubscribeOptions
+from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlmodel import Session, col, select
+
+from station.contracts import (
+    CommandResult,
+    ContractError,
+    Event,
+    Message,
+    NodeHealth,
+    NodeStatus,
+    TopicKind,
+    Visit,
+    decode_for_topic,
+    subscription,
+)
+from station.duty.alerts import AlertBook, apply_event
+from station.duty.clock import Clock
+from station.duty.models import EventRecord
+from station.duty.nodes import NodeDirectory, apply_heartbeats, apply_status
+from station.duty.settings import DutySettings
+from station.duty.visits import apply_visit
+
+logger = logging.getLogger(__name__)
+
+SESSION_EXPIRY_S = 7 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Inbound:
+    """A raw message as the broker delivered it."""
+
+    topic: str
+    payload: bytes
+    mid: int = 0
+    qos: int = 0
+
+
+@dataclass
+class IngestStats:
+    """Counters since start, read by health checks and benchmarks."""
+
+    received: int = 0
+    persisted: int = 0
+    rejected: int = 0
+    batches: int = 0
+
+
+@dataclass
+class _Sorted:
+    beats: dict[str, NodeHealth] = field(default_factory=dict)
+    statuses: list[NodeStatus] = field(default_factory=list)
+    events: list[Event] = field(default_factory=list)
+    visits: list[Visit] = field(default_factory=list)
+    results: list[CommandResult] = field(default_factory=list)
+    nodes: set[str] = field(default_factory=set)
+
+
+class IngestPipeline:
+    """Turns a batch of raw messages into one database transaction."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        directory: NodeDirectory,
+        on_feed_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._directory = directory
+        self._on_feed_change = on_feed_change
+        self.stats = IngestStats()
+
+    def process(self, batch: list[Inbound]) -> None:
+        """Validate and persist a batch; refused messages are logged and dropped."""
+        decoded = self._decode(batch)
+        try:
+            changed = self._write(decoded)
+        except IntegrityError:
+            # Another replica wrote the same event or alert key first; re-read and re-apply.
+            logger.info("concurrent write on a batch of %d; retrying", len(decoded))
+            changed = self._write(decoded)
+        self.stats.batches += 1
+        if changed:
+            self._on_feed_change()
+
+    def _decode(self, batch: list[Inbound]) -> list[tuple[str, Message]]:
+        decoded: list[tuple[str, Message]] = []
+        for item in batch:
+            self.stats.received += 1
+            try:
+                decoded.append(decode_for_topic(item.topic, item.payload))
+            except ContractError as err:
+                self.stats.rejected += 1
+                logger.warning("refused message on %s: %s", item.topic, str(err)[:300])
+        return decoded
+
+    def _write(self, decoded: list[tuple[str, Message]]) -> bool:
+        with Session(self._engine) as session:
+            stations = self._directory.resolve(session, {node for node, _ in decoded})
+            work = self._sort(decoded, stations)
+            book = AlertBook(session)
+            now = self._clock.now()
+            for status in work.statuses:
+                apply_status(session, book, stations[status.node_id], status, now)
+            apply_heartbeats(session, book, work.beats, now)
+            self._apply_events(session, book, stations, work.events)
+            for visit in work.visits:
+                apply_visit(session, stations[visit.node_id], visit)
+            for result in work.results:
+                logger.info("command %s on %s: %s", result.cmd_id, result.node_id, result.outcome)
+            changed = bool(session.info.get("feed_changes"))
+            session.commit()
+        self.stats.persisted += len(decoded) - self._unknown_count(decoded, stations)
+        return changed
+
+    def _sort(self, decoded: list[tuple[str, Message]], stations: dict[str, str]) -> _Sorted:
+        work = _Sorted()
+        for node_id, message in decoded:
+            if node_id not in stations:
+                continue
+            if isinstance(message, NodeHealth):
+                work.beats[node_id] = message
+            elif isinstance(message, NodeStatus):
+                work.statuses.append(message)
+            elif isinstance(message, Event):
+                work.events.append(message)
+            elif isinstance(message, Visit):
+                work.visits.append(message)
+            elif isinstance(message, CommandResult):
+                work.results.append(message)
+        return work
+
+    def _unknown_count(self, decoded: list[tuple[str, Message]], stations: dict[str, str]) -> int:
+        unknown = [node for node, _ in decoded if node not in stations]
+        for node_id in sorted(set(unknown)):
+            logger.warning("refused %d message(s) from unknown node %s", unknown.count(node_id), node_id)
+        self.stats.rejected += len(unknown)
+        return len(unknown)
+
+    @staticmethod
+    def _apply_events(
+        session: Session, book: AlertBook, stations: dict[str, str], events: list[Event]
+    ) -> None:
+        if not events:
+            return
+        ids = {e.event_id for e in events}
+        known = {
+            r.id: r for r in session.exec(select(EventRecord).where(col(EventRecord.id).in_(ids)))
+        }
+        for event in events:
+            known[event.event_id] = apply_event(
+                book, stations[event.node_id], event, known.get(event.event_id)
+            )
+
+
+class MqttIngest:
+    """Consumes node topics through a shared subscription and feeds the pipeline."""
+
+    KINDS = (TopicKind.EVENT, TopicKind.HEALTH, TopicKind.VISIT, TopicKind.CMD_RESULT)
+
+    def __init__(self, settings: DutySettings, pipeline: IngestPipeline) -> None:
+        self._settings = settings
+        self._pipeline = pipeline
+        self._inbox: queue.Queue[Inbound] = queue.Queue()
+        self._stop = threading.Event()
+        self._worker = threading.Thread(target=self._run, name="duty-ingest", daemon=True)
+        self.connected = threading.Event()
+        self._client = self._make_client()
+
+    def _make_client(self) -> mqtt.Client:
+        s = self._settings
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2,
+            client_id=s.mqtt_client_id,
+            protocol=mqtt.MQTTv5,
+            manual_ack=True,
+        )
+        if s.mqtt_username:
+            password = s.mqtt_password.get_secret_value() if s.mqtt_password else None
+            client.username_pw_set(s.mqtt_username, password)
+        if s.mqtt_tls_ca_file:
+            client.tls_set(ca_certs=s.mqtt_tls_ca_file)
+        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        client.on_connect = self._on_connect
+        client.on_disconnect = self._on_disconnect
+        client.on_message = self._on_message
+        return client
+
+    def start(self) -> None:
+        """Connect (retrying in the background) and start consuming."""
+        props = Properties(PacketTypes.CONNECT)
+        props.SessionExpiryInterval = SESSION_EXPIRY_S
+        props.ReceiveMaximum = max(20, min(65535, self._settings.ingest_batch_size * 2))
+        self._client.connect_async(
+            self._settings.mqtt_host,
+            self._settings.mqtt_port,
+            keepalive=30,
+            clean_start=False,
+            properties=props,
+        )
+        self._client.loop_start()
+        self._worker.start()
+
+    def stop(self) -> None:
+        """Finish the batch in hand, then disconnect."""
+        self._stop.set()
+        self._worker.join(timeout=10)
+        self._client.disconnect()
+        self._client.loop_stop()
+
+    def _on_connect(
+        self,
+        client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.ConnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        if reason.is_failure:
+            logger.error("broker refused cloud-duty: %s", reason)
+            return
+        group = self._settings.share_group
+        topics = [(subscription(k, group), SubscribeOptions(qos=1)) for k in self.KINDS]
+        # Status is retained; shared subscriptions never deliver retained messages.
+        topics.append((subscription(TopicKind.STATUS), SubscribeOptions(qos=1)))
+        client.subscribe(topics)
+        logger.info("ingest connected to %s:%s", self._settings.mqtt_host, self._settings.mqtt_port)
+        self.connected.set()
+
+    def _on_disconnect(
+        self,
+        _client: mqtt.Client,
+        _userdata: object,
+        _flags: mqtt.DisconnectFlags,
+        reason: ReasonCode,
+        _props: Properties | None,
+    ) -> None:
+        self.connected.clear()
+        if not self._stop.is_set():
+            logger.warning("ingest lost the broker (%s); reconnecting", reason)
+
+    def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
+        self._inbox.put(Inbound(msg.topic, msg.payload, msg.mid, msg.qos))
+
+    def _next_batch(self) -> list[Inbound]:
+        try:
+            first = self._inbox.get(timeout=0.2)
+        except queue.Empty:
+            return []
+        batch = [first]
+        wait_s = self._settings.ingest_batch_wait_ms / 1000
+        limit = self._settings.ingest_batch_size
+        while len(batch) < limit:
+            try:
+                batch.append(self._inbox.get(timeout=wait_s) if wait_s else self._inbox.get_nowait())
+            except queue.Empty:
+                break
+        return batch
+
+    def _run(self) -> None:
+        while not self._stop.is_set() or not self._inbox.empty():
+            batch = self._next_batch()
+            if batch:
+                self._process_until_done(batch)
+
+    def _process_singly(self, batch: list[Inbound]) -> None:
+        for item in batch:
+            try:
+                self._pipeline.process([item])
+            except Exception:
+                # One poisoned message must not stall every node behind it.
+                logger.exception("dropped a message on %s that cannot be stored", item.topic)
+
+    def _process_until_done(self, batch: list[Inbound]) -> None:
+        delay = 0.5
+        while True:
+            try:
+                self._pipeline.process(batch)
+                break
+            except OperationalError as err:
+                # The database is away: keep the batch unacknowledged and try again.
+                logger.error("database unavailable (%s); retrying in %.1f s", err.orig, delay)
+                if self._stop.wait(delay):
+                    return
+                delay = min(delay * 2, 10.0)
+            except Exception:
+                logger.exception("batch of %d failed; applying one by one", len(batch))
+                self._process_singly(batch)
+                break
+        for item in batch:
+            if item.qos and self._client.ack(item.mid, item.qos) != MQTTErrorCode.MQTT_ERR_SUCCESS:
+                logger.debug("ack of mid %s not sent (disconnected)", item.mid)

@@ -1,0 +1,125 @@
+"""Node liveness: birth, last will, heartbeats, and the offline check."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+
+from sqlalchemy import text, update
+from sqlmodel import Session, col, select
+
+from station.contracts import NodeHealth, NodeState, NodeStatus
+from station.duty.alerts import NODE_OFFLINE, AlertBook
+from station.duty.models import Node
+from station.duty.models import NodeState as StoredState
+
+logger = logging.getLogger(__name__)
+
+_LIVENESS_LOCK = 0x55575302
+
+
+class NodeDirectory:
+    """Which station each node serves; unknown ids are remembered for a while."""
+
+    def __init__(self, unknown_ttl_s: float) -> None:
+        self._stations: dict[str, str] = {}
+        self._unknown: dict[str, float] = {}
+        self._unknown_ttl_s = unknown_ttl_s
+
+    def resolve(self, session: Session, node_ids: Iterable[str]) -> dict[str, str]:
+        """Map the known ones of `node_ids` to their station ids."""
+        now = time.monotonic()
+        wanted = {n for n in node_ids if n not in self._stations}
+        wanted = {n for n in wanted if self._unknown.get(n, 0.0) <= now}
+        if wanted:
+            rows = session.exec(select(Node.id, Node.station_id).where(col(Node.id).in_(wanted)))
+            for node_id, station_id in rows:
+                self._stations[node_id] = station_id
+                self._unknown.pop(node_id, None)
+            for node_id in wanted - self._stations.keys():
+                self._unknown[node_id] = now + self._unknown_ttl_s
+        return {n: self._stations[n] for n in node_ids if n in self._stations}
+
+    def forget(self, node_id: str) -> None:
+        """Drop a cached entry, e.g. after the node was registered."""
+        self._stations.pop(node_id, None)
+        self._unknown.pop(node_id, None)
+
+
+def apply_heartbeats(
+    session: Session, book: AlertBook, beats: dict[str, NodeHealth], now: datetime
+) -> None:
+    """Record the newest heartbeat of each node; a node that was offline comes back."""
+    if not beats:
+        return
+    returning = session.exec(
+        select(Node).where(col(Node.id).in_(beats.keys()), Node.state != StoredState.ONLINE)
+    ).all()
+    for node in returning:
+        _mark_online(book, node, now)
+    session.execute(
+        update(Node),
+        [
+            {
+                "id": node_id,
+                "last_seen_at": now,
+                "state": StoredState.ONLINE,
+                "health": beat.model_dump(mode="json", by_alias=True),
+            }
+            for node_id, beat in beats.items()
+        ],
+    )
+
+
+def apply_status(
+    session: Session, book: AlertBook, station_id: str, status: NodeStatus, now: datetime
+) -> None:
+    """Apply a birth or last-will message."""
+    node = session.get(Node, status.node_id)
+    if node is None:
+        return
+    if status.state is NodeState.ONLINE:
+        if status.version:
+            node.version = status.version
+        _mark_online(book, node, now)
+        node.last_seen_at = now
+    elif node.state is not StoredState.OFFLINE:
+        _mark_offline(book, station_id, node, now, status.reason)
+    session.add(node)
+
+
+def _mark_online(book: AlertBook, node: Node, now: datetime) -> None:
+    if node.state is not StoredState.ONLINE:
+        logger.info("node %s is online", node.id)
+    node.state = StoredState.ONLINE
+    alert = book.open_alert(node.station_id, NODE_OFFLINE, node.id)
+    if alert is not None and alert.active:
+        book.clear(alert, now)
+
+
+def _mark_offline(book: AlertBook, station_id: str, node: Node, now: datetime, why: str) -> None:
+    logger.warning("node %s of station %s is offline (%s)", node.id, station_id, why)
+    node.state = StoredState.OFFLINE
+    book.raise_alert(station_id, NODE_OFFLINE, node.id, now, 1.0, f"offline-{node.id}")
+
+
+def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelta) -> list[str]:
+    """Flag online nodes not heard from within `silence`; runs on one replica at a time."""
+    if session.get_bind().dialect.name == "postgresql":
+        locked = session.exec(  # type: ignore[call-overload]
+            text("SELECT pg_try_advisory_xact_lock(:k)"), params={"k": _LIVENESS_LOCK}
+        ).scalar()
+        if not locked:
+            return []
+    silent = session.exec(
+        select(Node).where(
+            Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence
+        )
+    ).all()
+    book = AlertBook(session)
+    for node in silent:
+        _mark_offline(book, node.station_id, node, now, "missed heartbeats")
+        session.add(node)
+    return [node.id for node in silent]

@@ -1,0 +1,70 @@
+"""Cloud-duty configuration: one pydantic-settings class, validated once at start."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password", "dev-token"})
+
+
+class DutySettings(BaseSettings):
+    """Settings of one cloud-duty replica, read from `UWS_*` environment variables."""
+
+    model_config = SettingsConfigDict(env_prefix="UWS_", extra="forbid")
+
+    environment: Literal["development", "production"] = Field(
+        default="development", description="production refuses placeholder secrets."
+    )
+    database_url: str = Field(
+        default="sqlite:///var/duty.sqlite",
+        description="SQLAlchemy URL: SQLite for a pilot, postgresql+psycopg:// at scale.",
+    )
+    api_token: SecretStr = Field(
+        default=SecretStr("dev-token"), description="Bearer token for the REST API and feed."
+    )
+    mqtt_host: str = Field(default="127.0.0.1", description="Cloud broker host.")
+    mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Cloud broker port.")
+    mqtt_username: str | None = Field(default=None, description="Broker user of cloud-duty.")
+    mqtt_password: SecretStr | None = Field(default=None, description="Broker password.")
+    mqtt_tls_ca_file: str | None = Field(default=None, description="CA file; enables TLS.")
+    mqtt_client_id: str = Field(
+        default="cloud-duty-1", description="Stable per replica, so its broker session persists."
+    )
+    share_group: str = Field(
+        default="duty", pattern=r"^[A-Za-z0-9_-]+$", description="Shared subscription group."
+    )
+    ingest_batch_size: int = Field(
+        default=500, ge=1, le=10_000, description="Most messages written in one transaction."
+    )
+    ingest_batch_wait_ms: float = Field(
+        default=20, ge=0, le=1000, description="How long a batch waits to fill up."
+    )
+    heartbeat_interval_s: float = Field(
+        default=30, gt=0, description="How often nodes send health."
+    )
+    missed_heartbeats: int = Field(
+        default=3, ge=1, description="Missed heartbeats before a node counts as offline."
+    )
+    liveness_check_s: float = Field(
+        default=10, gt=0, description="How often the offline check runs."
+    )
+    feed_poll_s: float = Field(
+        default=1.0, gt=0, description="Feed poll for changes made by other replicas."
+    )
+    unknown_node_cache_s: float = Field(
+        default=10, ge=0, description="How long an unknown node id stays refused unchecked."
+    )
+    start_ingest: bool = Field(default=True, description="Consume MQTT in this process.")
+    start_scheduler: bool = Field(default=True, description="Run scheduled jobs here.")
+
+    @model_validator(mode="after")
+    def _refuse_placeholder_secrets(self) -> DutySettings:
+        if self.environment == "production":
+            if self.api_token.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError("UWS_API_TOKEN is a placeholder; set a real secret")
+            if self.database_url.startswith("sqlite"):
+                raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
+        return self

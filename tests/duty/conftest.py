@@ -1,0 +1,89 @@
+"""Fixtures for cloud-duty: an app on a database with one station and node registered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine
+from sqlmodel import Session
+
+from station.duty.db import make_engine, migrate
+from station.duty.ingest import IngestPipeline
+from station.duty.models import NodeCreate, StationCreate
+from station.duty.nodes import NodeDirectory
+from station.duty.registry import create_node, create_station
+
+TOKEN = "test-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+class ManualClock:
+    """A clock the test moves by hand."""
+
+    def __init__(self) -> None:
+        self.current = datetime(2026, 11, 23, 3, 0, tzinfo=UTC)
+
+    def now(self) -> datetime:
+        """Return the current test time."""
+        return self.current
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward."""
+        self.current += timedelta(seconds=seconds)
+
+
+def register(engine: Engine, station: str = "st-1", node: str = "node-1") -> None:
+    """Register a station and its node."""
+    with Session(engine) as session:
+        create_station(session, StationCreate(id=station, name=f"Station {station}"))
+        create_node(session, NodeCreate(id=node, station_id=station))
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    """A hand-moved clock."""
+    return ManualClock()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A migrated database: SQLite in a temp folder, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'duty.sqlite'}"
+    url: str = request.getfixturevalue("pg_url")
+    return url
+
+
+@pytest.fixture
+def engine(db_url: str) -> Iterator[Engine]:
+    """An engine on a migrated database with station st-1 and node node-1."""
+    eng = make_engine(db_url)
+    migrate(eng)
+    register(eng)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def pipeline(engine: Engine, clock: ManualClock) -> IngestPipeline:
+    """The ingest pipeline on that database, without MQTT."""
+    return IngestPipeline(engine, clock, NodeDirectory(unknown_ttl_s=0))
+
+
+@pytest.fixture
+def api(db_url: str, clock: ManualClock) -> Iterator[TestClient]:
+    """The app with no MQTT and no scheduler, through Starlette's test client."""
+    from station.duty.app import create_app
+    from station.duty.settings import DutySettings
+
+    settings = DutySettings(
+        database_url=db_url, api_token=TOKEN, start_ingest=False, start_scheduler=False
+    )
+    app = create_app(settings, clock)
+    with TestClient(app) as client:
+        register(app.state.engine)
+        yield client

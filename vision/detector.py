@@ -1,0 +1,129 @@
+"""Object detection: an ultralytics model behind a small protocol, one call per batch."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from vision.roles import Role, RoleMap
+
+log = logging.getLogger(__name__)
+
+Box = tuple[float, float, float, float]
+
+
+class ModelLoadError(RuntimeError):
+    """A model file that is missing or that ultralytics cannot load; the message says which."""
+
+
+@dataclass(frozen=True)
+class Detection:
+    """One object in one frame: its role, the model's class name, score and pixel box (xyxy)."""
+
+    role: Role
+    class_name: str
+    score: float
+    box: Box
+
+    @property
+    def bottom_centre(self) -> tuple[float, float]:
+        """Return the middle of the box's lower edge: where a person's feet are."""
+        x1, _, x2, y2 = self.box
+        return (x1 + x2) / 2.0, y2
+
+
+class Detector(Protocol):
+    """Anything that turns a batch of frames into detections, one list per frame."""
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """Detect objects in every frame with one model call for the whole batch."""
+        ...
+
+    @property
+    def last_inference_ms(self) -> float:
+        """Wall time of the last model call, in milliseconds."""
+        ...
+
+
+class YoloDetector:
+    """An ultralytics YOLO detection model loaded from a file; never downloads anything."""
+
+    def __init__(
+        self,
+        model_path: Path,
+        roles: RoleMap | None = None,
+        imgsz: int = 640,
+        confidence: float = 0.4,
+        device: str = "cpu",
+    ) -> None:
+        """Load the model at `model_path` or raise ModelLoadError."""
+        self.model_path = Path(model_path)
+        self.roles = roles or RoleMap()
+        self.imgsz = imgsz
+        self.confidence = confidence
+        self.device = device
+        self._model = _load_model(self.model_path, imgsz, device)
+        self._last_ms = 0.0
+
+    @property
+    def last_inference_ms(self) -> float:
+        """Wall time of the last model call, in milliseconds."""
+        return self._last_ms
+
+    @property
+    def class_names(self) -> dict[int, str]:
+        """Return the model's class index -> name table."""
+        return dict(self._model.names)
+
+    def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
+        """Detect objects in every frame (BGR arrays) with one model call for the batch."""
+        if not frames:
+            return []
+        started = time.perf_counter()
+        results = self._model.predict(
+            frames, imgsz=self.imgsz, conf=self.confidence, device=self.device, verbose=False
+        )
+        self._last_ms = (time.perf_counter() - started) * 1000.0
+        return [self._to_detections(result) for result in results]
+
+    def _to_detections(self, result: Any) -> list[Detection]:
+        boxes = result.boxes
+        if boxes is None:
+            return []
+        names: dict[int, str] = result.names
+        classes = boxes.cls.tolist()
+        scores = boxes.conf.tolist()
+        coords = boxes.xyxy.tolist()
+        found: list[Detection] = []
+        for cls, score, xyxy in zip(classes, scores, coords, strict=True):
+            class_name = names[int(cls)]
+            role = self.roles.role_for(class_name)
+            if role is None:
+                continue
+            x1, y1, x2, y2 = (float(v) for v in xyxy)
+            found.append(Detection(role, class_name, float(score), (x1, y1, x2, y2)))
+        return found
+
+
+def _load_model(path: Path, imgsz: int, device: str) -> Any:
+    """Open a YOLO model file; missing or broken files give a ModelLoadError."""
+    if not path.is_file():
+        raise ModelLoadError(f"model file {path} does not exist (set detector.model)")
+    # Imported here so that modules using only Detection need not pay for torch.
+    from ultralytics import YOLO  # noqa: PLC0415
+
+    try:
+        model = YOLO(str(path), task="detect")
+        # Exported backends are built lazily on the first call; make a broken file fail here,
+        # and keep the slow first call out of the measured loop.
+        blank = np.zeros((imgsz, imgsz, 3), dtype=np.uint8)
+        model.predict(blank, imgsz=imgsz, device=device, verbose=False)
+    except Exception as err:
+        raise ModelLoadError(f"cannot load model file {path}: {err}") from err
+    log.info("loaded model %s (%d classes)", path, len(model.names))
+    return model
