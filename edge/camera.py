@@ -105,8 +105,9 @@ class Camera:
         """Return the newest frame with an index above `after`, waiting up to `timeout_s`."""
         with self._cond:
             fresh = self._cond.wait_for(
-                lambda: self._stop.is_set()
-                or (self._frame is not None and self._frame.index > after),
+                lambda: (
+                    self._stop.is_set() or (self._frame is not None and self._frame.index > after)
+                ),
                 timeout_s,
             )
             frame = self._frame
@@ -169,9 +170,7 @@ class Camera:
 
     def _open(self) -> Any | None:
         source = self.config.source
-        if isinstance(source, int):
-            capture = cv2.VideoCapture(source)
-        elif self.config.is_file:
+        if isinstance(source, int) or self.config.is_file:
             capture = cv2.VideoCapture(source)
         else:
             params = [
@@ -220,7 +219,7 @@ class Camera:
         return _Ended.STOPPED
 
     def _pump_lossless(self, capture: Any) -> _Ended:
-        """Deliver every frame of a file as fast as the consumer takes them, stamped in video time."""
+        """Deliver every frame of a file as fast as it is taken, stamped in video time."""
         period = timedelta(seconds=1.0 / _native_fps(capture))
         origin = utcnow()
         position = 0
@@ -234,9 +233,12 @@ class Camera:
                 return _Ended.FINISHED
             index = self._emit(image, origin + position * period)
             position += 1
-            with self._cond:
-                self._cond.wait_for(lambda: self._stop.is_set() or self._taken >= index)
+            self._wait_taken(index)
         return _Ended.STOPPED
+
+    def _wait_taken(self, index: int) -> None:
+        with self._cond:
+            self._cond.wait_for(lambda: self._stop.is_set() or self._taken >= index)
 
     def _emit(self, image: np.ndarray, ts: datetime) -> int:
         with self._cond:

@@ -101,7 +101,9 @@ class PresenceConfig(_Section):
     clear_s: float = Field(default=3.0, gt=0, description="Unseen this long before END.")
     update_every_s: float = Field(default=10.0, ge=0, description="Fewest seconds between UPDATEs.")
     refresh_s: float | None = Field(
-        default=60.0, gt=0, description="UPDATE at least this often while open; null: only on change."
+        default=60.0,
+        gt=0,
+        description="UPDATE at least this often while open; null: only on change.",
     )
 
 

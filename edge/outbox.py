@@ -56,7 +56,8 @@ class Outbox:
         """Append a message durably and return its id."""
         with self._lock:
             cursor = self._conn.execute(
-                "INSERT INTO outbox (topic, payload, qos, retain, created_at) VALUES (?, ?, ?, ?, ?)",
+                "INSERT INTO outbox (topic, payload, qos, retain, created_at) "
+                "VALUES (?, ?, ?, ?, ?)",
                 (topic, payload, qos, int(retain), time.time()),
             )
         row_id = cursor.lastrowid

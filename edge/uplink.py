@@ -106,9 +106,7 @@ class Uplink:
         self._wake.set()
         return row_id
 
-    def publish_now(
-        self, topic: str, message: Message, qos: int = 0, retain: bool = False
-    ) -> bool:
+    def publish_now(self, topic: str, message: Message, qos: int = 0, retain: bool = False) -> bool:
         """Publish an ephemeral message directly (not durable); return whether it went out."""
         if not self.connected:
             return False
@@ -122,7 +120,7 @@ class Uplink:
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start draining."""
         cloud = self._cloud
-        connect_props = Properties(PacketTypes.CONNECT)
+        connect_props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         connect_props.SessionExpiryInterval = cloud.session_expiry_s
         log.info(
             "uplink %s connecting to %s:%s (tls=%s)",
@@ -234,7 +232,7 @@ class Uplink:
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
         try:
-            command = decode(Command, msg.payload)
+            command = decode(Command, bytes(msg.payload))
         except ContractError as err:
             log.warning("ignored malformed command on %s: %s", msg.topic, err)
             return

@@ -269,7 +269,9 @@ def decode(model: type[M], payload: bytes) -> M:
         raise ContractError("payload is not a JSON object")
     version = raw.get("schema")
     if version != SCHEMA_VERSION:
-        raise ContractError(f"unknown schema version {version!r}; this side speaks {SCHEMA_VERSION}")
+        raise ContractError(
+            f"unknown schema version {version!r}; this side speaks {SCHEMA_VERSION}"
+        )
     try:
         return model.model_validate(raw)
     except ValidationError as err:

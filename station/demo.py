@@ -19,7 +19,7 @@ from station.localbroker import BrokerMissingError, LocalBroker, free_port, wait
 
 logger = logging.getLogger(__name__)
 
-DEMO_TOKEN = "dev-token"
+DEMO_TOKEN = "dev-token"  # noqa: S105  # the development placeholder, refused in production
 STATION_ID = "demo-station"
 NODE_ID = "demo-node-1"
 
@@ -94,7 +94,11 @@ def run_demo(args: argparse.Namespace) -> int:
     workdir = Path(args.workdir).resolve()
     workdir.mkdir(parents=True, exist_ok=True)
     clip = Path(args.clip) if args.clip else _shared("media", "UWS_MEDIA_DIR", "crowd/people1.mp4")
-    model = Path(args.model) if args.model else _shared("models", "UWS_MODELS_DIR", "coco/yolov8n_int8.tflite")
+    model = (
+        Path(args.model)
+        if args.model
+        else _shared("models", "UWS_MODELS_DIR", "coco/yolov8n_int8.tflite")
+    )
     for path in (clip, model):
         if not path.is_file():
             raise DemoError(f"{path} does not exist")
@@ -115,11 +119,15 @@ def run_demo(args: argparse.Namespace) -> int:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
-        parts.append(("cloud-duty", _spawn(["duty", "--port", str(port)], env, workdir / "duty.log")))
+        parts.append(
+            ("cloud-duty", _spawn(["duty", "--port", str(port)], env, workdir / "duty.log"))
+        )
         wait_for_port(port, timeout_s=60)
         _register(api)
         edge_yaml = _edge_config(workdir, broker.port, clip, model)
-        parts.append(("edge node", _spawn(["edge", "--config", str(edge_yaml)], {}, workdir / "edge.log")))
+        parts.append(
+            ("edge node", _spawn(["edge", "--config", str(edge_yaml)], {}, workdir / "edge.log"))
+        )
         _announce(api, workdir, broker.port)
         return _supervise(parts, stop, args.duration)
     finally:
@@ -152,13 +160,14 @@ def _supervise(
 
 
 def _announce(api: str, workdir: Path, broker_port: int) -> None:
+    auth = f"-H 'Authorization: Bearer {DEMO_TOKEN}'"
     print(  # noqa: T201
         f"""
 worker-station demo is running (Ctrl-C stops it)
   duty console (live alerts): {api}/#token={DEMO_TOKEN}
   API docs:                   {api}/docs   (token: {DEMO_TOKEN})
-  alert feed (SSE):           curl -N -H 'Authorization: Bearer {DEMO_TOKEN}' {api}/api/v1/alerts/feed
-  alerts:                     curl -H 'Authorization: Bearer {DEMO_TOKEN}' {api}/api/v1/alerts
+  alert feed (SSE):           curl -N {auth} {api}/api/v1/alerts/feed
+  alerts:                     curl {auth} {api}/api/v1/alerts
   MQTT:                       mosquitto_sub -p {broker_port} -t 'uws/v1/#' -v
   logs:                       {workdir}/duty.log, {workdir}/edge.log
 """,

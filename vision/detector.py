@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -114,8 +115,11 @@ def _load_model(path: Path, imgsz: int, device: str) -> Any:
     """Open a YOLO model file; missing or broken files give a ModelLoadError."""
     if not path.is_file():
         raise ModelLoadError(f"model file {path} does not exist (set detector.model)")
+    # Nothing may be fetched at run time; ultralytics reads these when it is first imported.
+    os.environ.setdefault("YOLO_OFFLINE", "1")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     # Imported here so that modules using only Detection need not pay for torch.
-    from ultralytics import YOLO  # noqa: PLC0415
+    from ultralytics.models.yolo.model import YOLO  # noqa: PLC0415
 
     try:
         model = YOLO(str(path), task="detect")

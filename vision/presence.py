@@ -1,4 +1,4 @@
-"""Temporal logic for "someone is in the zone": confirm, update, clear. Time comes from the caller."""
+"""Temporal logic for "someone is in the zone": confirm, update, clear; the caller gives time."""
 
 from __future__ import annotations
 
@@ -64,6 +64,7 @@ class PresenceMonitor:
         self,
         zone: Zone,
         role: Role = Role.PERSON,
+        *,
         confirm_s: float = 1.0,
         clear_s: float = 3.0,
         update_every_s: float = 10.0,
@@ -93,9 +94,7 @@ class PresenceMonitor:
     ) -> list[PresenceEvent]:
         """Feed one frame's detections taken at `now`; return the events this frame causes."""
         inside = [
-            d
-            for d in detections
-            if d.role == self.role and self.zone.contains(d, frame_w, frame_h)
+            d for d in detections if d.role == self.role and self.zone.contains(d, frame_w, frame_h)
         ]
         if inside:
             return self._seen(now, inside)
@@ -110,9 +109,9 @@ class PresenceMonitor:
     def _seen(self, now: datetime, inside: list[Detection]) -> list[PresenceEvent]:
         score = max(d.score for d in inside)
         count = len(inside)
-        if self._pending_since is not None and self._last_seen is not None:
-            if now - self._last_seen >= self._confirm:
-                self._pending_since = None  # too long a gap: confirmation starts again
+        gap_too_long = self._last_seen is not None and now - self._last_seen >= self._confirm
+        if self._pending_since is not None and gap_too_long:
+            self._pending_since = None  # confirmation starts again
         self._last_seen = now
         current = self._open
         if current is None:

@@ -54,6 +54,8 @@ class Zone:
         ny = min(max(y / frame_h, 0.0), 1.0)
         return self.contains_point(nx, ny)
 
-    def select(self, detections: Iterable[Detection], frame_w: int, frame_h: int) -> list[Detection]:
+    def select(
+        self, detections: Iterable[Detection], frame_w: int, frame_h: int
+    ) -> list[Detection]:
         """Return the detections that stand in the zone."""
         return [d for d in detections if self.contains(d, frame_w, frame_h)]

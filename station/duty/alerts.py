@@ -147,9 +147,9 @@ def apply_event(
     existing.updated_at = max(existing.updated_at, event.ts)
     if event.phase is EventPhase.END:
         existing.ended_at = event.ts
-        alert = session.get(Alert, existing.alert_id) if existing.alert_id else None
-        if alert is not None:
-            book.clear(alert, event.ts)
+        folded = session.get(Alert, existing.alert_id) if existing.alert_id else None
+        if folded is not None:
+            book.clear(folded, event.ts)
     session.add(existing)
     return existing
 

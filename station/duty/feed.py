@@ -51,7 +51,7 @@ class FeedHub:
 def latest_feed_id(engine: Engine) -> int:
     """Return the newest feed entry id, 0 when the feed is empty."""
     with Session(engine) as session:
-        return int(session.exec(select(func.coalesce(func.max(FeedEntry.id), 0))).one())
+        return session.exec(select(func.max(FeedEntry.id))).one() or 0
 
 
 def feed_since(engine: Engine, after_id: int) -> list[tuple[int, str, AlertPublic]]:

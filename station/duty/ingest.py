@@ -155,7 +155,9 @@ class IngestPipeline:
     def _unknown_count(self, decoded: list[tuple[str, Message]], stations: dict[str, str]) -> int:
         unknown = [node for node, _ in decoded if node not in stations]
         for node_id in sorted(set(unknown)):
-            logger.warning("refused %d message(s) from unknown node %s", unknown.count(node_id), node_id)
+            logger.warning(
+                "refused %d message(s) from unknown node %s", unknown.count(node_id), node_id
+            )
         self.stats.rejected += len(unknown)
         return len(unknown)
 
@@ -210,7 +212,7 @@ class MqttIngest:
 
     def start(self) -> None:
         """Connect (retrying in the background) and start consuming."""
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = SESSION_EXPIRY_S
         props.ReceiveMaximum = max(20, min(65535, self._settings.ingest_batch_size * 2))
         self._client.connect_async(
@@ -262,7 +264,7 @@ class MqttIngest:
             logger.warning("ingest lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Inbound(msg.topic, msg.payload, msg.mid, msg.qos))
+        self._inbox.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
 
     def _next_batch(self) -> list[Inbound]:
         try:
@@ -274,7 +276,9 @@ class MqttIngest:
         limit = self._settings.ingest_batch_size
         while len(batch) < limit:
             try:
-                batch.append(self._inbox.get(timeout=wait_s) if wait_s else self._inbox.get_nowait())
+                batch.append(
+                    self._inbox.get(timeout=wait_s) if wait_s else self._inbox.get_nowait()
+                )
             except queue.Empty:
                 break
         return batch

@@ -22,7 +22,7 @@ def _enum(kind: type[StrEnum], default: StrEnum, *, index: bool = False) -> Any:
     column_type = SAEnum(
         kind, values_callable=lambda e: [m.value for m in e], native_enum=False, length=16
     )
-    return Field(default=default, sa_type=column_type, index=index)  # type: ignore[call-overload]
+    return Field(default=default, sa_type=column_type, index=index)
 
 
 def _ts(*, nullable: bool = False, index: bool = False, default: bool = False) -> Any:
@@ -53,7 +53,7 @@ class StationCreate(StationBase):
     """Body to register a station."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    id: str = Field(regex=ID_PATTERN, description="Stable station id.")
+    id: str = Field(schema_extra={"pattern": ID_PATTERN}, description="Stable station id.")
 
 
 class StationPublic(StationBase):
@@ -93,7 +93,9 @@ class NodeCreate(NodeBase):
     """Body to register a node."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    id: str = Field(regex=ID_PATTERN, description="Node id, as in its MQTT topics.")
+    id: str = Field(
+        schema_extra={"pattern": ID_PATTERN}, description="Node id, as in its MQTT topics."
+    )
 
 
 class NodePublic(NodeBase):

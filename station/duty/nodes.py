@@ -114,9 +114,7 @@ def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelt
         if not locked:
             return []
     silent = session.exec(
-        select(Node).where(
-            Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence
-        )
+        select(Node).where(Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence)
     ).all()
     book = AlertBook(session)
     for node in silent:

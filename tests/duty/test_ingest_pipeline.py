@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, EventPhase, NodeState, NodeStatus, NodeTopics, TopicKind
 from station.duty.alerts import NODE_OFFLINE
@@ -21,7 +21,7 @@ from tests.duty.messages import event, health, inbound
 
 def _alerts(engine: Engine) -> list[Alert]:
     with Session(engine) as session:
-        return list(session.exec(select(Alert).order_by(Alert.id)).all())
+        return list(session.exec(select(Alert).order_by(col(Alert.id))).all())
 
 
 def test_event_replayed_makes_one_event_and_one_alert(
@@ -87,7 +87,14 @@ def test_refused_messages_are_logged_and_the_rest_is_stored(
     assert pipeline.stats.rejected == 6
     assert pipeline.stats.persisted == 1
     text = caplog.text
-    for reason in ("not JSON", "unknown schema version 2", "exceeds", "Extra inputs", "does not match", "unknown node node-unknown"):
+    for reason in (
+        "not JSON",
+        "unknown schema version 2",
+        "exceeds",
+        "Extra inputs",
+        "does not match",
+        "unknown node node-unknown",
+    ):
         assert reason in text
     with Session(engine) as session:
         assert [e.id for e in session.exec(select(EventRecord)).all()] == ["ev-ok"]

@@ -16,9 +16,9 @@ from station.duty.feed import alert_stream
 from station.duty.listing import filtered, in_window, paginate
 from station.duty.models import (
     Alert,
+    AlertAction,
     AlertActionCreate,
     AlertActionPublic,
-    AlertAction,
     AlertPublic,
     AlertStatus,
     Page,
@@ -116,4 +116,3 @@ def _act(
     session.commit()
     state(request, "hub").notify()
     return AlertPublic.model_validate(alert)
-
