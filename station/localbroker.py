@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import shutil
 import socket
 import subprocess
@@ -48,6 +49,9 @@ class LocalBroker:
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"
+            # Run as whoever started it: as root, mosquitto would switch to a user that
+            # cannot write the workdir, silently losing persistence and the log.
+            f"user {getpass.getuser()}\n"
             "persistence true\n"
             f"persistence_location {self.workdir}/\n"
             # Deep queues on purpose: a subscriber that lags must not lose QoS 1 messages.

@@ -1,0 +1,66 @@
+"""The SQLite outbox: order, exclusion, durability across reopen and kill -9."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from edge.outbox import Outbox
+
+
+def test_fifo_order_exclude_and_delete(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite")
+    ids = [box.put(f"t/{i}", f"p{i}".encode(), qos=1, retain=i == 2) for i in range(5)]
+    assert ids == sorted(ids)
+    rows = box.pending(10)
+    assert [r.topic for r in rows] == [f"t/{i}" for i in range(5)]
+    assert rows[2].retain and not rows[1].retain
+    assert rows[0].payload == b"p0"
+    assert [r.id for r in box.pending(2, exclude={ids[0], ids[1]})] == ids[2:4]
+    box.delete([ids[1], ids[3]])
+    assert box.depth() == 3
+    assert [r.id for r in box.pending(10)] == [ids[0], ids[2], ids[4]]
+    assert box.pending(0) == []
+    box.close()
+
+
+def test_survives_reopen_in_order(tmp_path: Path) -> None:
+    path = tmp_path / "deep" / "folder" / "o.sqlite"
+    box = Outbox(path)
+    for i in range(3):
+        box.put("a", bytes([i]))
+    box.close()
+    again = Outbox(path)
+    assert [r.payload for r in again.pending(10)] == [b"\x00", b"\x01", b"\x02"]
+    later = again.put("a", b"\x03")
+    assert later > again.pending(10)[2].id
+    again.close()
+
+
+def test_survives_kill_9_right_after_put(tmp_path: Path) -> None:
+    path = tmp_path / "o.sqlite"
+    script = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from edge.outbox import Outbox\n"
+        "box = Outbox(Path(sys.argv[1]))\n"
+        "for i in range(50):\n"
+        "    box.put('t', str(i).encode())\n"
+        "print('done', flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    child = subprocess.Popen(
+        [sys.executable, "-c", script, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "done"
+        os.kill(child.pid, signal.SIGKILL)
+    finally:
+        child.wait(10)
+    box = Outbox(path)
+    assert [r.payload for r in box.pending(100)] == [str(i).encode() for i in range(50)]
+    box.close()
