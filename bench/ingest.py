@@ -50,7 +50,9 @@ def node_id(i: int) -> str:
     return f"bench-node-{i:05d}"
 
 
-def messages_for(worker: int, workers: int, nodes: int, total: int, event_share: float):
+def messages_for(
+    worker: int, workers: int, nodes: int, total: int, event_share: float
+) -> list[tuple[str, bytes]]:
     """Build this worker's share of (topic, payload): heartbeats, and events in new/end pairs."""
     out: list[tuple[str, bytes]] = []
     now = utcnow()
@@ -76,8 +78,13 @@ def messages_for(worker: int, workers: int, nodes: int, total: int, event_share:
             out.append((topics.topic(TopicKind.EVENT), msg.to_payload()))
         else:
             beat = NodeHealth(
-                node_id=node, ts=now, uptime_s=k, inference_ms=40.0, cpu_percent=30.0,
-                memory_mb=400.0, outbox_depth=0,
+                node_id=node,
+                ts=now,
+                uptime_s=k,
+                inference_ms=40.0,
+                cpu_percent=30.0,
+                memory_mb=400.0,
+                outbox_depth=0,
             )
             out.append((topics.topic(TopicKind.HEALTH), beat.to_payload()))
     return out
@@ -86,7 +93,9 @@ def messages_for(worker: int, workers: int, nodes: int, total: int, event_share:
 def publisher(port: int, worker: int, args: argparse.Namespace, ready, go) -> None:  # type: ignore[no-untyped-def]
     """One publisher process: connect, wait for go, publish its share at QoS 1."""
     batch = messages_for(worker, args.publishers, args.nodes, args.messages, args.event_share)
-    client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{worker}-{uuid.uuid4().hex[:6]}")
+    client = mqtt.Client(
+        CallbackAPIVersion.VERSION2, client_id=f"bench-pub-{worker}-{uuid.uuid4().hex[:6]}"
+    )
     client.max_inflight_messages_set(1000)
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
@@ -104,7 +113,10 @@ def run_publishers(port: int, args: argparse.Namespace) -> float:
     """Start the publishers, release them together, and return the release time."""
     ctx = mp.get_context("spawn")
     ready, go = ctx.Queue(), ctx.Event()
-    procs = [ctx.Process(target=publisher, args=(port, w, args, ready, go)) for w in range(args.publishers)]
+    procs = [
+        ctx.Process(target=publisher, args=(port, w, args, ready, go))
+        for w in range(args.publishers)
+    ]
     for p in procs:
         p.start()
     for _ in procs:
@@ -146,7 +158,11 @@ def raw_baseline(port: int, args: argparse.Namespace) -> dict[str, float]:
     sub.disconnect()
     sub.loop_stop()
     seconds = last - started
-    return {"received": received, "seconds": round(seconds, 3), "per_second": round(received / seconds, 1)}
+    return {
+        "received": received,
+        "seconds": round(seconds, 3),
+        "per_second": round(received / seconds, 1),
+    }
 
 
 def duty_ingest(port: int, db_url: str, args: argparse.Namespace) -> dict[str, float]:
@@ -158,7 +174,9 @@ def duty_ingest(port: int, db_url: str, args: argparse.Namespace) -> dict[str, f
         for i in range(args.nodes):
             create_node(session, NodeCreate(id=node_id(i), station_id="bench-st"))
     settings = DutySettings(
-        database_url=db_url, mqtt_port=port, mqtt_client_id="bench-duty",
+        database_url=db_url,
+        mqtt_port=port,
+        mqtt_client_id="bench-duty",
         ingest_batch_size=args.batch_size,
     )
     pipeline = IngestPipeline(engine, SystemClock(), NodeDirectory(10))
@@ -176,7 +194,9 @@ def duty_ingest(port: int, db_url: str, args: argparse.Namespace) -> dict[str, f
     ingest.stop()
     with Session(engine) as session:
         events = session.exec(select(func.count()).select_from(EventRecord)).one()
-        online = session.exec(select(func.count()).select_from(Node).where(Node.state == "online")).one()
+        online = session.exec(
+            select(func.count()).select_from(Node).where(Node.state == "online")
+        ).one()
     engine.dispose()
     seconds = finished - started
     return {
@@ -207,20 +227,27 @@ def main() -> None:
         broker.start()
         try:
             raw = raw_baseline(broker.port, args)
-            duty = duty_ingest(broker.port, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", args)
+            duty = duty_ingest(
+                broker.port, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", args
+            )
         finally:
             broker.stop()
             admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    print(json.dumps({
-        "bench": "ingest",
-        "nodes": args.nodes,
-        "messages": args.messages,
-        "event_share": args.event_share,
-        "raw_paho": raw,
-        "cloud_duty_postgres": duty,
-        "ratio_to_raw": round(duty["per_second"] / raw["per_second"], 3),
-        "target_per_second": 3300,
-    }, indent=2))
+    print(
+        json.dumps(
+            {
+                "bench": "ingest",
+                "nodes": args.nodes,
+                "messages": args.messages,
+                "event_share": args.event_share,
+                "raw_paho": raw,
+                "cloud_duty_postgres": duty,
+                "ratio_to_raw": round(duty["per_second"] / raw["per_second"], 3),
+                "target_per_second": 3300,
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":

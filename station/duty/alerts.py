@@ -37,17 +37,30 @@ class AlertTransitionError(ValueError):
 def record_change(session: Session, alert: Alert, change: str, actor: str, note: str = "") -> None:
     """Log an action on the alert's trail and append it to the live feed."""
     assert alert.id is not None
-    session.info["feed_changes"] = session.info.get("feed_changes", 0) + 1
     session.add(AlertAction(alert_id=alert.id, action=change, actor=actor, note=note))
-    session.add(FeedEntry(alert_id=alert.id, change=change))
+    post_to_feed(session, {alert.id: change})
+
+
+def post_to_feed(session: Session, changes: dict[int, str]) -> None:
+    """Append one feed entry per changed alert; the caller wakes the streams after commit."""
+    for alert_id, change in changes.items():
+        session.add(FeedEntry(alert_id=alert_id, change=change))
+    session.info["feed_changes"] = session.info.get("feed_changes", 0) + len(changes)
 
 
 @dataclass
 class AlertBook:
-    """Open alerts by key, loaded once per transaction so a batch reads each key once."""
+    """Open alerts by key for one transaction: each key is read once, and a burst of
+    repeats of one alert reaches the feed as one entry."""
 
     session: Session
     _open: dict[tuple[str, str, str], Alert | None] = field(default_factory=dict)
+    _touched: dict[int, str] = field(default_factory=dict)
+
+    def post(self) -> None:
+        """Put the alerts this batch changed on the feed, once each."""
+        post_to_feed(self.session, self._touched)
+        self._touched.clear()
 
     def open_alert(self, station_id: str, kind: str, zone: str) -> Alert | None:
         """Return the unresolved alert for the key, if any."""
@@ -83,7 +96,8 @@ class AlertBook:
             self.session.add(alert)
             self.session.flush()
             self._open[(station_id, kind, zone)] = alert
-            record_change(self.session, alert, "opened", SYSTEM_ACTOR)
+            alert_id = self._touch(alert, "opened")
+            self.session.add(AlertAction(alert_id=alert_id, action="opened", actor=SYSTEM_ACTOR))
             return alert
         alert.count += 1
         alert.active_events += 1
@@ -93,7 +107,7 @@ class AlertBook:
         alert.score = max(alert.score, score)
         alert.last_event_id = event_id
         self.session.add(alert)
-        record_change(self.session, alert, "repeated", SYSTEM_ACTOR)
+        self._touch(alert, "repeated")
         return alert
 
     def clear(self, alert: Alert, at: datetime) -> None:
@@ -102,8 +116,15 @@ class AlertBook:
         if alert.active_events == 0 and alert.active:
             alert.active = False
             alert.cleared_at = at
-            record_change(self.session, alert, "cleared", SYSTEM_ACTOR)
+            self._touch(alert, "cleared")
         self.session.add(alert)
+
+    def _touch(self, alert: Alert, change: str) -> int:
+        assert alert.id is not None
+        # "opened" wins over later changes in the same batch so the feed says it is new.
+        if self._touched.get(alert.id) != "opened":
+            self._touched[alert.id] = change
+        return alert.id
 
 
 def apply_event(

@@ -117,7 +117,7 @@ class IngestPipeline:
         return decoded
 
     def _write(self, decoded: list[tuple[str, Message]]) -> bool:
-        with Session(self._engine) as session:
+        with Session(self._engine, autoflush=False) as session:
             stations = self._directory.resolve(session, {node for node, _ in decoded})
             work = self._sort(decoded, stations)
             book = AlertBook(session)
@@ -130,6 +130,7 @@ class IngestPipeline:
                 apply_visit(session, stations[visit.node_id], visit)
             for result in work.results:
                 logger.info("command %s on %s: %s", result.cmd_id, result.node_id, result.outcome)
+            book.post()
             changed = bool(session.info.get("feed_changes"))
             session.commit()
         self.stats.persisted += len(decoded) - self._unknown_count(decoded, stations)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import time
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from sqlalchemy import text, update
+from sqlalchemy import JSON, Table, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from station.contracts import NodeHealth, NodeState, NodeStatus
@@ -18,6 +19,11 @@ from station.duty.models import NodeState as StoredState
 logger = logging.getLogger(__name__)
 
 _LIVENESS_LOCK = 0x55575302
+_PG_HEARTBEATS = text(
+    "UPDATE node SET last_seen_at = :now, state = 'online', health = beat.health "
+    "FROM unnest(CAST(:ids AS varchar[]), CAST(:healths AS json[])) AS beat(id, health) "
+    "WHERE node.id = beat.id"
+)
 
 
 class NodeDirectory:
@@ -59,17 +65,18 @@ def apply_heartbeats(
     ).all()
     for node in returning:
         _mark_online(book, node, now)
-    session.execute(
-        update(Node),
-        [
-            {
-                "id": node_id,
-                "last_seen_at": now,
-                "state": StoredState.ONLINE,
-                "health": beat.model_dump(mode="json", by_alias=True),
-            }
-            for node_id, beat in beats.items()
-        ],
+    ids = list(beats)
+    healths = [beats[n].model_dump_json(by_alias=True) for n in ids]
+    if session.get_bind().dialect.name == "postgresql":
+        # One statement over two arrays: one round trip, and a plan PostgreSQL caches.
+        session.execute(_PG_HEARTBEATS, {"now": now, "ids": ids, "healths": healths})
+        return
+    table: Table = Node.__table__  # type: ignore[attr-defined]  # set by SQLModel at runtime
+    session.connection().execute(
+        update(table)
+        .where(table.c.id == bindparam("node_id"))
+        .values(last_seen_at=now, state=StoredState.ONLINE, health=bindparam("beat", type_=JSON)),
+        [{"node_id": n, "beat": json.loads(h)} for n, h in zip(ids, healths, strict=True)],
     )
 
 
@@ -120,4 +127,5 @@ def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelt
     for node in silent:
         _mark_offline(book, node.station_id, node, now, "missed heartbeats")
         session.add(node)
+    book.post()
     return [node.id for node in silent]

@@ -41,7 +41,7 @@ class Listener:
         self.client.on_subscribe = self._on_subscribe
         self.client.on_message = self._on_message
         self.client.reconnect_delay_set(1, 2)
-        props = Properties(PacketTypes.CONNECT)
+        props = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         props.SessionExpiryInterval = 3600
         self.client.connect("127.0.0.1", port, clean_start=False, properties=props)
         self.client.loop_start()

@@ -54,9 +54,7 @@ def test_password_never_shows_in_repr(tmp_path: Path) -> None:
     ("source", "expected"),
     [("0", 0), ("'1'", 1), ("rtsp://user:pw@cam/stream", "rtsp://user:pw@cam/stream")],
 )
-def test_devices_and_urls_are_not_paths(
-    tmp_path: Path, source: str, expected: str | int
-) -> None:
+def test_devices_and_urls_are_not_paths(tmp_path: Path, source: str, expected: str | int) -> None:
     config = load_config(write(tmp_path, GOOD.replace("clips/people1.mp4", source)))
     assert config.camera.source == expected
     assert not config.camera.is_file

@@ -17,7 +17,8 @@ def test_fifo_order_exclude_and_delete(tmp_path: Path) -> None:
     assert ids == sorted(ids)
     rows = box.pending(10)
     assert [r.topic for r in rows] == [f"t/{i}" for i in range(5)]
-    assert rows[2].retain and not rows[1].retain
+    assert rows[2].retain
+    assert not rows[1].retain
     assert rows[0].payload == b"p0"
     assert [r.id for r in box.pending(2, exclude={ids[0], ids[1]})] == ids[2:4]
     box.delete([ids[1], ids[3]])

@@ -158,7 +158,9 @@ def test_last_will_is_retained_when_the_process_is_killed(
     finally:
         kill_9(child)
     listener.wait_for(
-        lambda ms: any(decode(NodeStatus, m.payload).reason == "will" for m in ms if m.topic == status_topic)
+        lambda ms: any(
+            decode(NodeStatus, m.payload).reason == "will" for m in ms if m.topic == status_topic
+        )
     )
     later = Listener(broker.port, status_topic)
     try:
@@ -182,9 +184,7 @@ def command(cmd_id: str, name: CommandName, expires_in_s: float) -> bytes:
     ).to_payload()
 
 
-def test_commands_expired_refused_done_and_malformed(
-    uplink: Uplink, listener: Listener
-) -> None:
+def test_commands_expired_refused_done_and_malformed(uplink: Uplink, listener: Listener) -> None:
     ran: list[str] = []
 
     def unlock(cmd: Command) -> tuple[CommandOutcome, str]:

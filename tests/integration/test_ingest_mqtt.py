@@ -69,7 +69,10 @@ def test_bad_payloads_are_refused_and_logged_while_ingest_goes_on(
             (topic, b"{" + b" " * 70_000 + b"}"),
             (topic, good.to_payload().replace(b'"schema":1', b'"schema":9')),
             (topic, good.to_payload().replace(b'"score":0.8', b'"score":"high"')),
-            (NodeTopics("node-x").topic(TopicKind.EVENT), event("ev-x", utcnow(), node="node-x").to_payload()),
+            (
+                NodeTopics("node-x").topic(TopicKind.EVENT),
+                event("ev-x", utcnow(), node="node-x").to_payload(),
+            ),
             (topic, good.to_payload()),
         ]:
             pub.publish(bad_topic, payload, qos=1).wait_for_publish(5)
@@ -77,6 +80,12 @@ def test_bad_payloads_are_refused_and_logged_while_ingest_goes_on(
     pub.loop_stop()
     stats = duty.app.state.pipeline.stats
     assert (stats.persisted, stats.rejected) == (1, 5)
-    for reason in ("not JSON", "exceeds", "unknown schema version 9", "score", "unknown node node-x"):
+    for reason in (
+        "not JSON",
+        "exceeds",
+        "unknown schema version 9",
+        "score",
+        "unknown node node-x",
+    ):
         assert reason in caplog.text
     assert [a["kind"] for a in _alerts(duty)] == ["fall"]

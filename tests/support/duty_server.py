@@ -41,7 +41,7 @@ class DutyServer:
         """Serve, and wait until ingest is connected to the broker."""
         self._thread.start()
         wait_until(lambda: self._server.started, 30, "uvicorn start")
-        wait_until(lambda: self.app.state.ingest.connected.is_set(), 30, "ingest connect")
+        wait_until(self.app.state.ingest.connected.is_set, 30, "ingest connect")
         return self
 
     def stop(self) -> None:

@@ -19,6 +19,12 @@ def detector(models_dir: Path) -> YoloDetector:
     return YoloDetector(models_dir / "coco" / "yolov8n_int8.tflite", confidence=0.4)
 
 
+def read_image(path: Path) -> np.ndarray:
+    image = cv2.imread(str(path))
+    assert image is not None, f"cannot read {path}"
+    return image
+
+
 def _video_frame(path: Path, index: int) -> np.ndarray:
     capture = cv2.VideoCapture(str(path))
     try:
@@ -31,7 +37,7 @@ def _video_frame(path: Path, index: int) -> np.ndarray:
 
 
 def test_bus_image_has_persons_and_no_bus(detector: YoloDetector, media_dir: Path) -> None:
-    image = cv2.imread(str(media_dir / "people" / "bus.jpg"))
+    image = read_image(media_dir / "people" / "bus.jpg")
     [found] = detector.detect([image])
     persons = [d for d in found if d.role is Role.PERSON]
     assert len(persons) >= 3
@@ -55,7 +61,7 @@ def test_crowd_frame_has_several_persons(detector: YoloDetector, media_dir: Path
 def test_one_call_for_a_batch_gives_one_list_per_frame(
     detector: YoloDetector, media_dir: Path
 ) -> None:
-    bus = cv2.imread(str(media_dir / "people" / "bus.jpg"))
+    bus = read_image(media_dir / "people" / "bus.jpg")
     crowd = _video_frame(media_dir / "crowd" / "people1.mp4", 343)
     blank = np.zeros_like(crowd)
     results = detector.detect([bus, crowd, blank])
@@ -69,7 +75,7 @@ def test_one_call_for_a_batch_gives_one_list_per_frame(
 def test_role_overrides_apply_to_model_classes(models_dir: Path, media_dir: Path) -> None:
     roles = RoleMap({"person": None, "bus": Role.PERSON})
     detector = YoloDetector(models_dir / "coco" / "yolov8n_int8.tflite", roles=roles)
-    [found] = detector.detect([cv2.imread(str(media_dir / "people" / "bus.jpg"))])
+    [found] = detector.detect([read_image(media_dir / "people" / "bus.jpg")])
     assert [d.class_name for d in found] == ["bus"]
     assert found[0].role is Role.PERSON
 
