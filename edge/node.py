@@ -14,7 +14,15 @@ from edge.config import DetectorConfig, EdgeConfig, PresenceConfig
 from edge.health import HealthReporter
 from edge.outbox import Outbox
 from edge.uplink import Uplink
-from station.contracts import Event, EventKind, EventPhase, NodeHealth, NodeTopics, TopicKind
+from station.contracts import (
+    Event,
+    EventKind,
+    EventPhase,
+    NodeHealth,
+    NodeTopics,
+    TopicKind,
+    utcnow,
+)
 from vision.detector import Detector, YoloDetector
 from vision.presence import Phase, PresenceEvent, PresenceMonitor
 from vision.roles import RoleMap
@@ -174,6 +182,9 @@ def _analyse(
         health.record_frame(camera.camera_id)
         for found in monitor.update(frame.ts, detections, frame.width, frame.height):
             events.publish(found)
+    # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
+    for found in monitor.close(utcnow()):
+        events.publish(found)
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:

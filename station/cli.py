@@ -39,14 +39,21 @@ def _run_edge(args: argparse.Namespace) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     from edge.config import ConfigError, load_config
-    from edge.node import run_node
 
     try:
         config = load_config(Path(args.config))
     except ConfigError as err:
         logger.error("%s", err)
         return 2
-    run_node(config)
+    # Imported once the environment is set: ultralytics reads it at import time.
+    from edge.node import run_node
+    from vision.detector import ModelLoadError
+
+    try:
+        run_node(config)
+    except ModelLoadError as err:
+        logger.error("%s", err)
+        return 2
     return 0
 
 

@@ -148,6 +148,7 @@ class EventPublic(SQLModel):
     zone: str
     score: float
     count: int
+    last_seq: int
     started_at: datetime
     updated_at: datetime
     ended_at: datetime | None

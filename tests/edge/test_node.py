@@ -9,7 +9,6 @@ import threading
 from pathlib import Path
 
 import pytest
-import yaml
 
 from edge.config import EdgeConfig, load_config
 from edge.node import run_node
@@ -26,6 +25,7 @@ from station.contracts import (
 )
 from tests.edge.listener import Listener, Received
 from tests.support.broker import MosquittoBroker
+from tests.support.edge_node import write_edge_config
 
 pytestmark = pytest.mark.integration
 
@@ -35,29 +35,7 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def write_config(tmp_path: Path, port: int, models_dir: Path, media_dir: Path) -> Path:
-    raw = {
-        "node_id": NODE,
-        "cloud": {"host": "127.0.0.1", "port": port, "keepalive_s": 10},
-        "camera": {
-            "id": "main",
-            "source": str(media_dir / "crowd" / "people1.mp4"),
-            "loop": True,
-            "realtime": True,
-            "max_fps": 2,
-        },
-        "detector": {"model": str(models_dir / "coco" / "yolov8n_int8.tflite"), "imgsz": 640},
-        "presence": {
-            "zone": {"name": "street", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]},
-            "confirm_s": 1.0,
-            "clear_s": 3.0,
-            "update_every_s": 2,
-        },
-        "outbox": {"path": "var/outbox.sqlite"},
-        "health": {"interval_s": 1},
-    }
-    path = tmp_path / "edge.yaml"
-    path.write_text(yaml.safe_dump(raw))
-    return path
+    return write_edge_config(tmp_path, port, models_dir, media_dir, NODE)
 
 
 def of_kind(messages: list[Received], kind: TopicKind) -> list[Received]:
@@ -133,7 +111,9 @@ def test_node_process_stops_cleanly_on_sigterm(
 ) -> None:
     config_path = write_config(tmp_path, broker.port, models_dir, media_dir)
     listener = Listener(broker.port, TOPICS.topic(TopicKind.STATUS))
-    node = subprocess.Popen([sys.executable, "-m", "edge", str(config_path)], cwd=REPO)
+    node = subprocess.Popen(
+        [sys.executable, "-m", "station.cli", "edge", "--config", str(config_path)], cwd=REPO
+    )
     try:
         listener.wait_for(lambda ms: len(ms) >= 1, timeout_s=60)
         node.send_signal(signal.SIGTERM)

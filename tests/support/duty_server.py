@@ -80,24 +80,20 @@ class FeedReader:
         return self
 
     def stop(self) -> None:
-        """Stop reading."""
+        """Stop keeping events; the daemon thread ends with the stream or the test run."""
         self._stop.set()
-        self._thread.join(timeout=20)
+        self._thread.join(timeout=0.5)
 
     def _read(self) -> None:
+        # No read timeout: a timeout inside iter_lines would end the stream for good.
         with (
-            httpx.Client(headers=AUTH, timeout=httpx.Timeout(10, read=1)) as http,
+            httpx.Client(headers=AUTH, timeout=httpx.Timeout(10, read=None)) as http,
             http.stream("GET", f"{self._url}/api/v1/alerts/feed") as response,
         ):
             response.raise_for_status()
             self._connected.set()
-            lines = response.iter_lines()
-            while not self._stop.is_set():
-                try:
-                    line = next(lines)
-                except httpx.ReadTimeout:
-                    continue
-                except StopIteration:
+            for line in response.iter_lines():
+                if self._stop.is_set():
                     return
                 if line.startswith("data:"):
                     self.events.append(json.loads(line[5:].strip()))

@@ -1,0 +1,145 @@
+"""A real edge node (real model, real clip) -> real Mosquitto -> cloud-duty on PostgreSQL."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import CloudConfig
+from edge.outbox import Outbox
+from edge.uplink import Uplink
+from station.contracts import Event, NodeTopics, TopicKind, decode, utcnow
+from tests.duty.messages import event
+from tests.support.broker import MosquittoBroker
+from tests.support.duty_server import DutyServer, FeedReader, wait_until
+from tests.support.edge_node import EdgeProcess, write_edge_config
+
+pytestmark = pytest.mark.integration
+
+NODE = "node-e2e"
+
+
+@pytest.fixture
+def duty(broker: MosquittoBroker, pg_url: str) -> Iterator[DutyServer]:
+    """cloud-duty on PostgreSQL with station st-e2e and its node registered."""
+    server = DutyServer(pg_url, broker.port).start()
+    server.register("st-e2e", NODE)
+    yield server
+    server.stop()
+
+
+def _get(duty: DutyServer, path: str, **params: Any) -> list[dict[str, Any]]:
+    with duty.client() as http:
+        response = http.get(path, params=params)
+        response.raise_for_status()
+        return list(response.json()["items"])
+
+
+def test_real_node_detection_becomes_exactly_one_alert(
+    duty: DutyServer, broker: MosquittoBroker, tmp_path: Path, models_dir: Path, media_dir: Path
+) -> None:
+    feed = FeedReader(duty.url).start()
+    config = write_edge_config(tmp_path, broker.port, models_dir, media_dir, NODE)
+    node = EdgeProcess(config, tmp_path / "edge.log").start()
+    try:
+        # Wait for the event's updates too: they must fold into the one alert, not add any.
+        wait_until(
+            lambda: any(e["id"] for e in _get(duty, "/api/v1/events", node_id=NODE)),
+            90,
+            f"the node's first event; node log:\n{node.log()}",
+        )
+        first = _get(duty, "/api/v1/events", node_id=NODE)[0]
+        wait_until(lambda: " seq=2 " in node.log(), 60, "two updates from the node")
+        assert node.stop() == 0
+    finally:
+        node.kill()
+    wait_until(lambda: not _get(duty, "/api/v1/alerts", kind="person")[0]["active"], 20, "clear")
+    feed.stop()
+
+    (alert,) = _get(duty, "/api/v1/alerts", kind="person")
+    assert (alert["station_id"], alert["zone"], alert["count"]) == ("st-e2e", "street", 1)
+    (stored,) = _get(duty, "/api/v1/events", node_id=NODE)
+    assert stored["id"] == first["id"]
+    assert stored["alert_id"] == alert["id"]
+    assert stored["ended_at"] is not None
+    person_feed = [e["change"] for e in feed.events if e["alert"]["id"] == alert["id"]]
+    assert person_feed[0] == "opened"
+    assert person_feed[-1] == "cleared"
+    (node_row,) = _get(duty, "/api/v1/nodes", station_id="st-e2e")
+    assert node_row["health"]["cameras"][0]["camera_id"] == "main"
+    # A node that stops leaves its station unwatched: that is an alert of its own.
+    (offline,) = _get(duty, "/api/v1/alerts", kind="node_offline")
+    assert offline["zone"] == NODE
+
+
+def test_broker_down_for_10_s_mid_stream_loses_no_event(
+    duty: DutyServer, broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    outbox = Outbox(tmp_path / "outbox.sqlite")
+    uplink = Uplink(NODE, CloudConfig(port=broker.port, keepalive_s=5), outbox)
+    uplink.start()
+    assert uplink.wait_connected(10)
+    topic = NodeTopics(NODE).topic(TopicKind.EVENT)
+    total = 120
+    outage = threading.Thread(target=broker.restart, kwargs={"down_s": 10})
+    for i in range(total):
+        if i == 40:
+            outage.start()
+        uplink.send(topic, event(f"ev-{i:03d}", utcnow(), node=NODE, zone=f"z{i % 4}"))
+        threading.Event().wait(0.1)
+    outage.join()
+    wait_until(lambda: outbox.depth() == 0, 60, "the outbox to drain after the outage")
+    wait_until(
+        lambda: len(_get(duty, "/api/v1/events", node_id=NODE, limit=500)) == total,
+        60,
+        "every event in cloud-duty",
+    )
+    uplink.stop()
+    outbox.close()
+    stored = sorted(e["id"] for e in _get(duty, "/api/v1/events", node_id=NODE, limit=500))
+    assert stored == [f"ev-{i:03d}" for i in range(total)]
+    alerts = _get(duty, "/api/v1/alerts", kind="fall")
+    assert sorted((a["zone"], a["count"]) for a in alerts) == [(f"z{z}", 30) for z in range(4)]
+
+
+def test_node_killed_and_restarted_resends_without_duplicates(
+    duty: DutyServer, broker: MosquittoBroker, tmp_path: Path, models_dir: Path, media_dir: Path
+) -> None:
+    config = write_edge_config(tmp_path, broker.port, models_dir, media_dir, NODE)
+    outbox_path = tmp_path / "var" / "outbox.sqlite"
+    node = EdgeProcess(config, tmp_path / "edge.log").start()
+    try:
+        wait_until(lambda: _get(duty, "/api/v1/alerts", kind="person"), 90, "the first alert")
+        broker.stop()
+        # With the cloud link down, what the node sees piles up in its outbox.
+        wait_until(lambda: _queued_events(outbox_path), 60, "events queued in the outbox")
+        node.kill()
+        queued = _queued_events(outbox_path)
+        broker.start()
+        node = EdgeProcess(config, tmp_path / "edge2.log").start()
+        wait_until(lambda: Outbox(outbox_path).depth() == 0, 60, "the restarted node to re-send")
+    finally:
+        node.kill()
+    stored = {e["id"]: e for e in _get(duty, "/api/v1/events", node_id=NODE, limit=500)}
+    for sent in queued:
+        assert stored[sent.event_id]["last_seq"] >= sent.seq
+    alerts = _get(duty, "/api/v1/alerts", kind="person")
+    assert len(alerts) == 1
+    # Every stored event folded into the alert once: re-sent messages added nothing.
+    assert alerts[0]["count"] == len(stored)
+    assert {e["alert_id"] for e in stored.values()} == {alerts[0]["id"]}
+
+
+def _queued_events(path: Path) -> list[Event]:
+    if not path.exists():
+        return []
+    outbox = Outbox(path)
+    try:
+        rows = outbox.pending(limit=1000)
+    finally:
+        outbox.close()
+    return [decode(Event, r.payload) for r in rows if r.topic.endswith("/event")]
