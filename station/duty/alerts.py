@@ -63,18 +63,26 @@ class AlertBook:
         self._touched.clear()
 
     def open_alert(self, station_id: str, kind: str, zone: str) -> Alert | None:
-        """Return the unresolved alert for the key, if any."""
+        """Return the unresolved alert for the key, if any, locked until commit."""
         key = (station_id, kind, zone)
         if key not in self._open:
+            # FOR UPDATE: two replicas folding into one alert must not lose a count.
             self._open[key] = self.session.exec(
-                select(Alert).where(
+                select(Alert)
+                .where(
                     Alert.station_id == station_id,
                     Alert.kind == kind,
                     Alert.zone == zone,
                     col(Alert.status) != AlertStatus.RESOLVED,
                 )
+                .with_for_update()
             ).first()
         return self._open[key]
+
+    def lock(self, keys: set[tuple[str, str, str]]) -> None:
+        """Lock the open alerts of these keys in one fixed order, so replicas never deadlock."""
+        for key in sorted(keys):
+            self.open_alert(*key)
 
     def raise_alert(
         self, station_id: str, kind: str, zone: str, at: datetime, score: float, event_id: str

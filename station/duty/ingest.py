@@ -168,6 +168,7 @@ class IngestPipeline:
     ) -> None:
         if not events:
             return
+        book.lock({(stations[e.node_id], e.kind.value, e.zone) for e in events})
         ids = {e.event_id for e in events}
         known = {
             r.id: r for r in session.exec(select(EventRecord).where(col(EventRecord.id).in_(ids)))
