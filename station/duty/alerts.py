@@ -13,13 +13,13 @@ from station.duty.models import Alert, AlertAction, AlertStatus, EventRecord, Fe
 
 logger = logging.getLogger(__name__)
 
-NODE_OFFLINE = "node_offline"
+STATION_OFFLINE = "station_offline"  # zone: the node that went quiet
 SEVERITY_BY_KIND = {
     "fall": "critical",
     "fire": "critical",
     "smoke": "critical",
     "heat": "major",
-    NODE_OFFLINE: "major",
+    STATION_OFFLINE: "major",
     "crowd": "warning",
     "person": "info",
 }

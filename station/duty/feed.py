@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -72,12 +72,12 @@ async def alert_stream(
     hub: FeedHub,
     after_id: int | None,
     poll_s: float,
-    disconnected: Callable[[], object],
+    disconnected: Callable[[], Awaitable[bool]],
 ) -> AsyncIterator[dict[str, str]]:
     """Yield SSE events for alert changes after `after_id` (None: from now on)."""
     cursor = after_id if after_id is not None else await asyncio.to_thread(latest_feed_id, engine)
     while True:
-        if await disconnected():  # type: ignore[misc]
+        if await disconnected():
             return
         entries = await asyncio.to_thread(feed_since, engine, cursor)
         for entry_id, change, alert in entries:

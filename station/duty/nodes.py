@@ -12,7 +12,7 @@ from sqlalchemy import JSON, Table, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from station.contracts import NodeHealth, NodeState, NodeStatus
-from station.duty.alerts import NODE_OFFLINE, AlertBook
+from station.duty.alerts import STATION_OFFLINE, AlertBook
 from station.duty.models import Node
 from station.duty.models import NodeState as StoredState
 
@@ -101,7 +101,7 @@ def _mark_online(book: AlertBook, node: Node, now: datetime) -> None:
     if node.state is not StoredState.ONLINE:
         logger.info("node %s is online", node.id)
     node.state = StoredState.ONLINE
-    alert = book.open_alert(node.station_id, NODE_OFFLINE, node.id)
+    alert = book.open_alert(node.station_id, STATION_OFFLINE, node.id)
     if alert is not None and alert.active:
         book.clear(alert, now)
 
@@ -109,7 +109,7 @@ def _mark_online(book: AlertBook, node: Node, now: datetime) -> None:
 def _mark_offline(book: AlertBook, station_id: str, node: Node, now: datetime, why: str) -> None:
     logger.warning("node %s of station %s is offline (%s)", node.id, station_id, why)
     node.state = StoredState.OFFLINE
-    book.raise_alert(station_id, NODE_OFFLINE, node.id, now, 1.0, f"offline-{node.id}")
+    book.raise_alert(station_id, STATION_OFFLINE, node.id, now, 1.0, f"offline-{node.id}")
 
 
 def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelta) -> list[str]:

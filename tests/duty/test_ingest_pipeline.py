@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, EventPhase, NodeState, NodeStatus, NodeTopics, TopicKind
-from station.duty.alerts import NODE_OFFLINE
+from station.duty.alerts import STATION_OFFLINE
 from station.duty.ingest import Inbound, IngestPipeline
 from station.duty.models import Alert, EventRecord, Node
 from station.duty.models import NodeState as Stored
@@ -118,7 +118,7 @@ def test_heartbeats_keep_node_online_and_silence_takes_it_offline(
         assert mark_silent_nodes_offline(session, clock.now(), timedelta(seconds=90)) == ["node-1"]
         session.commit()
     (alert,) = _alerts(engine)
-    assert (alert.kind, alert.zone, alert.active) == (NODE_OFFLINE, "node-1", True)
+    assert (alert.kind, alert.zone, alert.active) == (STATION_OFFLINE, "node-1", True)
     pipeline.process([inbound(health(clock.now()))])
     (alert,) = _alerts(engine)
     assert not alert.active
@@ -133,7 +133,7 @@ def test_last_will_raises_station_offline_alert(
     pipeline.process([Inbound(topic, birth.to_payload())])
     pipeline.process([Inbound(topic, will.to_payload()), Inbound(topic, will.to_payload())])
     (alert,) = _alerts(engine)
-    assert (alert.kind, alert.severity, alert.count) == (NODE_OFFLINE, "major", 1)
+    assert (alert.kind, alert.severity, alert.count) == (STATION_OFFLINE, "major", 1)
     with Session(engine) as session:
         node = session.get(Node, "node-1")
         assert node is not None

@@ -72,7 +72,7 @@ def test_real_node_detection_becomes_exactly_one_alert(
     (node_row,) = _get(duty, "/api/v1/nodes", station_id="st-e2e")
     assert node_row["health"]["cameras"][0]["camera_id"] == "main"
     # A node that stops leaves its station unwatched: that is an alert of its own.
-    (offline,) = _get(duty, "/api/v1/alerts", kind="node_offline")
+    (offline,) = _get(duty, "/api/v1/alerts", kind="station_offline")
     assert offline["zone"] == NODE
 
 

@@ -27,7 +27,7 @@ def test_silent_node_goes_offline_and_comes_back(broker: MosquittoBroker, pg_url
 
         def offline_alerts() -> list[dict[str, object]]:
             with duty.client() as http:
-                page = http.get("/api/v1/alerts", params={"kind": "node_offline"}).json()
+                page = http.get("/api/v1/alerts", params={"kind": "station_offline"}).json()
                 return list(page["items"])
 
         def node_state() -> str:
