@@ -74,5 +74,6 @@ def migrate(engine: Engine) -> None:
         if is_postgres(engine):
             conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATION_LOCK})
         cfg.attributes["connection"] = conn
-        command.upgrade(cfg, "head")
+        # "heads": features may add migration branches off the same parent.
+        command.upgrade(cfg, "heads")
     logger.info("database schema is at the newest revision")

@@ -82,24 +82,28 @@ def test_broker_down_for_10_s_mid_stream_loses_no_event(
     outbox = Outbox(tmp_path / "outbox.sqlite")
     uplink = Uplink(NODE, CloudConfig(port=broker.port, keepalive_s=5), outbox)
     uplink.start()
-    assert uplink.wait_connected(10)
-    topic = NodeTopics(NODE).topic(TopicKind.EVENT)
-    total = 120
-    outage = threading.Thread(target=broker.restart, kwargs={"down_s": 10})
-    for i in range(total):
-        if i == 40:
-            outage.start()
-        uplink.send(topic, event(f"ev-{i:03d}", utcnow(), node=NODE, zone=f"z{i % 4}"))
-        threading.Event().wait(0.1)
-    outage.join()
-    wait_until(lambda: outbox.depth() == 0, 60, "the outbox to drain after the outage")
-    wait_until(
-        lambda: len(_get(duty, "/api/v1/events", node_id=NODE, limit=500)) == total,
-        60,
-        "every event in cloud-duty",
-    )
-    uplink.stop()
-    outbox.close()
+    try:
+        assert uplink.wait_connected(10)
+        topic = NodeTopics(NODE).topic(TopicKind.EVENT)
+        total = 120
+        outage = threading.Thread(target=broker.restart, kwargs={"down_s": 10})
+        for i in range(total):
+            if i == 40:
+                outage.start()
+            uplink.send(topic, event(f"ev-{i:03d}", utcnow(), node=NODE, zone=f"z{i % 4}"))
+            threading.Event().wait(0.1)
+        outage.join()
+        wait_until(lambda: outbox.depth() == 0, 90, "the outbox to drain after the outage")
+        wait_until(
+            lambda: (
+                _get(duty, "/api/v1/events", node_id=NODE, limit=1) and _total(duty, NODE) == total
+            ),
+            90,
+            "every event in cloud-duty",
+        )
+    finally:
+        uplink.stop()
+        outbox.close()
     stored = sorted(e["id"] for e in _get(duty, "/api/v1/events", node_id=NODE, limit=500))
     assert stored == [f"ev-{i:03d}" for i in range(total)]
     alerts = _get(duty, "/api/v1/alerts", kind="fall")
@@ -132,6 +136,12 @@ def test_node_killed_and_restarted_resends_without_duplicates(
     # Every stored event folded into the alert once: re-sent messages added nothing.
     assert alerts[0]["count"] == len(stored)
     assert {e["alert_id"] for e in stored.values()} == {alerts[0]["id"]}
+
+
+def _total(duty: DutyServer, node_id: str) -> int:
+    with duty.client() as http:
+        page = http.get("/api/v1/events", params={"node_id": node_id, "limit": 1}).json()
+        return int(page["total"])
 
 
 def _queued_events(path: Path) -> list[Event]:
