@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlmodel import Session, col, select
 
 from station.contracts import Event, EventPhase
-from station.duty.models import Alert, AlertAction, AlertStatus, EventRecord, FeedEntry
+from station.duty.models import Alert, AlertAction, AlertStatus, EventRecord, FeedEntry, Verdict
 
 logger = logging.getLogger(__name__)
 
@@ -24,6 +24,9 @@ SEVERITY_BY_KIND = {
     "person": "info",
 }
 SYSTEM_ACTOR = "system"
+# Hazards a camera sees are never held back; the rest follow from a station losing its node.
+NEVER_SUPPRESSED = frozenset({"fall", "fire", "smoke", STATION_OFFLINE})
+DEFAULT_REOPEN_WINDOW = timedelta(minutes=10)
 
 
 class AlertNotFoundError(LookupError):
@@ -54,6 +57,8 @@ class AlertBook:
     repeats of one alert reaches the feed as one entry."""
 
     session: Session
+    reopen_window: timedelta = DEFAULT_REOPEN_WINDOW
+    opened: list[int] = field(default_factory=list, init=False)
     _open: dict[tuple[str, str, str], Alert | None] = field(default_factory=dict)
     _touched: dict[int, str] = field(default_factory=dict)
 
@@ -88,7 +93,7 @@ class AlertBook:
         self, station_id: str, kind: str, zone: str, at: datetime, score: float, event_id: str
     ) -> Alert:
         """Open an alert for the key, or fold this occurrence into the open one."""
-        alert = self.open_alert(station_id, kind, zone)
+        alert = self.open_alert(station_id, kind, zone) or self._reopen(station_id, kind, zone, at)
         if alert is None:
             alert = Alert(
                 station_id=station_id,
@@ -100,12 +105,15 @@ class AlertBook:
                 score=score,
                 active_events=1,
                 last_event_id=event_id,
+                suppressed=self._station_offline(station_id, kind),
             )
             self.session.add(alert)
             self.session.flush()
             self._open[(station_id, kind, zone)] = alert
             alert_id = self._touch(alert, "opened")
             self.session.add(AlertAction(alert_id=alert_id, action="opened", actor=SYSTEM_ACTOR))
+            if not alert.suppressed:
+                self.opened.append(alert_id)
             return alert
         alert.count += 1
         alert.active_events += 1
@@ -117,6 +125,48 @@ class AlertBook:
         self.session.add(alert)
         self._touch(alert, "repeated")
         return alert
+
+    def _reopen(self, station_id: str, kind: str, zone: str, at: datetime) -> Alert | None:
+        """Bring back an alert resolved within the window, rather than start a new one."""
+        alert = self.session.exec(
+            select(Alert)
+            .where(
+                Alert.station_id == station_id,
+                Alert.kind == kind,
+                Alert.zone == zone,
+                col(Alert.resolved_at) >= at - self.reopen_window,
+            )
+            .order_by(col(Alert.resolved_at).desc())
+            .with_for_update()
+        ).first()
+        if alert is None:
+            return None
+        alert.status = AlertStatus.OPEN
+        alert.acknowledged_by = alert.acknowledged_at = None
+        alert.resolved_by = alert.resolved_at = None
+        alert.reopened += 1
+        alert.active_events = 0
+        alert.escalation_level = 0
+        self._open[(station_id, kind, zone)] = alert
+        assert alert.id is not None
+        self.session.add(AlertAction(alert_id=alert.id, action="reopened", actor=SYSTEM_ACTOR))
+        self._touch(alert, "reopened")
+        if not alert.suppressed:
+            self.opened.append(alert.id)
+        return alert
+
+    def _station_offline(self, station_id: str, kind: str) -> bool:
+        if kind in NEVER_SUPPRESSED:
+            return False
+        offline = self.session.exec(
+            select(Alert.id).where(
+                Alert.station_id == station_id,
+                Alert.kind == STATION_OFFLINE,
+                col(Alert.active),
+                col(Alert.status) != AlertStatus.RESOLVED,
+            )
+        ).first()
+        return offline is not None
 
     def clear(self, alert: Alert, at: datetime) -> None:
         """One occurrence ended; the alert clears when none is left, staying unacknowledged."""
@@ -181,6 +231,32 @@ def apply_event(
             book.clear(folded, event.ts)
     session.add(existing)
     return existing
+
+
+def set_verdict(
+    session: Session, alert_id: int, actor: str, verdict: Verdict, note: str, now: datetime
+) -> Alert:
+    """Record a person's judgement: confirmed, or a false alarm kept as labelled data."""
+    alert = _get(session, alert_id)
+    alert.verdict = verdict
+    alert.verdict_by = actor
+    alert.verdict_at = now
+    session.add(alert)
+    record_change(session, alert, f"verdict:{verdict.value}", actor, note)
+    return alert
+
+
+def snooze(
+    session: Session, alert_id: int, actor: str, minutes: int, note: str, now: datetime
+) -> Alert:
+    """Hold escalation and notices back until the snooze runs out."""
+    alert = _get(session, alert_id)
+    if alert.status is AlertStatus.RESOLVED:
+        raise AlertTransitionError(f"alert {alert_id} is resolved")
+    alert.snoozed_until = now + timedelta(minutes=minutes)
+    session.add(alert)
+    record_change(session, alert, "snoozed", actor, note or f"{minutes} min")
+    return alert
 
 
 def acknowledge(session: Session, alert_id: int, actor: str, note: str, now: datetime) -> Alert:

@@ -15,6 +15,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 
 from station.duty.api import api_router
+from station.duty.auth import ensure_admin
 from station.duty.clock import Clock, SystemClock
 from station.duty.db import make_engine, migrate
 from station.duty.feed import FeedHub
@@ -57,6 +58,8 @@ def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundSchedule
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: DutySettings = app.state.settings
     migrate(app.state.engine)
+    with Session(app.state.engine) as session:
+        ensure_admin(session, settings.admin_username, settings.admin_password.get_secret_value())
     ingest = MqttIngest(settings, app.state.pipeline) if settings.start_ingest else None
     if ingest is not None:
         ingest.start()

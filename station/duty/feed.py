@@ -10,6 +10,7 @@ import asyncio
 import json
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
@@ -54,8 +55,19 @@ def latest_feed_id(engine: Engine) -> int:
         return session.exec(select(func.max(FeedEntry.id))).one() or 0
 
 
-def feed_since(engine: Engine, after_id: int) -> list[tuple[int, str, AlertPublic]]:
-    """Return (entry id, change, alert now) for entries after `after_id`, oldest first."""
+@dataclass(frozen=True)
+class FeedPage:
+    """Entries the caller may see, the id of the last entry read, and whether more wait."""
+
+    entries: list[tuple[int, str, AlertPublic]]
+    cursor: int
+    full: bool
+
+
+def feed_since(
+    engine: Engine, after_id: int, visible: Callable[[str], bool] = lambda _s: True
+) -> FeedPage:
+    """Read the entries after `after_id`, oldest first, with each alert as it is now."""
     with Session(engine) as session:
         rows = session.exec(
             select(FeedEntry, Alert)
@@ -64,7 +76,14 @@ def feed_since(engine: Engine, after_id: int) -> list[tuple[int, str, AlertPubli
             .order_by(col(FeedEntry.id))
             .limit(FEED_PAGE)
         ).all()
-        return [(e.id or 0, e.change, AlertPublic.model_validate(a)) for e, a in rows]
+        entries = [
+            (e.id or 0, e.change, AlertPublic.model_validate(a))
+            for e, a in rows
+            if visible(a.station_id)
+        ]
+    # Entries hidden from this caller still move the cursor on.
+    cursor = (rows[-1][0].id or after_id) if rows else after_id
+    return FeedPage(entries, cursor, len(rows) == FEED_PAGE)
 
 
 async def alert_stream(
@@ -73,16 +92,17 @@ async def alert_stream(
     after_id: int | None,
     poll_s: float,
     disconnected: Callable[[], Awaitable[bool]],
+    visible: Callable[[str], bool],
 ) -> AsyncIterator[dict[str, str]]:
     """Yield SSE events for alert changes after `after_id` (None: from now on)."""
     cursor = after_id if after_id is not None else await asyncio.to_thread(latest_feed_id, engine)
     while True:
         if await disconnected():
             return
-        entries = await asyncio.to_thread(feed_since, engine, cursor)
-        for entry_id, change, alert in entries:
-            cursor = entry_id
+        page = await asyncio.to_thread(feed_since, engine, cursor, visible)
+        for entry_id, change, alert in page.entries:
             body = {"change": change, "alert": alert.model_dump(mode="json")}
             yield {"id": str(entry_id), "event": "alert", "data": json.dumps(body)}
-        if len(entries) < FEED_PAGE:
+        cursor = page.cursor
+        if not page.full:
             await hub.wait(poll_s)

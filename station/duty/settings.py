@@ -7,7 +7,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PLACEHOLDER_SECRETS = frozenset({"", "change-me", "changeme", "secret", "password", "dev-token"})
+PLACEHOLDER_SECRETS = frozenset(
+    {"", "change-me", "change-me-please", "changeme", "secret", "password", "dev-token"}
+)
 
 
 class DutySettings(BaseSettings):
@@ -23,7 +25,18 @@ class DutySettings(BaseSettings):
         description="SQLAlchemy URL: SQLite for a pilot, postgresql+psycopg:// at scale.",
     )
     api_token: SecretStr = Field(
-        default=SecretStr("dev-token"), description="Bearer token for the REST API and feed."
+        default=SecretStr("dev-token"),
+        description="Service bearer token with admin rights, for automation and the demo.",
+    )
+    admin_username: str = Field(
+        default="admin", description="First admin, created at start when there are no users."
+    )
+    admin_password: SecretStr = Field(
+        default=SecretStr("change-me-please"), description="Password of that first admin."
+    )
+    login_ttl_h: float = Field(default=12, gt=0, le=24 * 30, description="Login token lifetime.")
+    console_url: str = Field(
+        default="http://127.0.0.1:8000/", description="Public URL of the duty console."
     )
     mqtt_host: str = Field(default="127.0.0.1", description="Cloud broker host.")
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Cloud broker port.")
@@ -65,6 +78,8 @@ class DutySettings(BaseSettings):
         if self.environment == "production":
             if self.api_token.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("UWS_API_TOKEN is a placeholder; set a real secret")
+            if self.admin_password.get_secret_value() in PLACEHOLDER_SECRETS:
+                raise ValueError("UWS_ADMIN_PASSWORD is a placeholder; set a real password")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
         return self

@@ -43,6 +43,18 @@ def register(engine: Engine, station: str = "st-1", node: str = "node-1") -> Non
         create_node(session, NodeCreate(id=node, station_id=station))
 
 
+def user_headers(
+    api: TestClient, username: str, role: str, stations: tuple[str, ...] = ()
+) -> dict[str, str]:
+    """Create a user through the API and return the headers of their signed-in session."""
+    password = f"{username}-password-123"
+    body = {"username": username, "password": password, "role": role, "station_ids": list(stations)}
+    api.post("/api/v1/users", json=body, headers=AUTH).raise_for_status()
+    login = api.post("/api/v1/auth/login", json={"username": username, "password": password})
+    login.raise_for_status()
+    return {"Authorization": f"Bearer {login.json()['access_token']}"}
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     """A hand-moved clock."""

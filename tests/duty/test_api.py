@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from station.contracts import Event, EventKind, EventPhase
-from tests.duty.conftest import AUTH, ManualClock
+from tests.duty.conftest import AUTH, ManualClock, user_headers
 from tests.duty.messages import event, inbound
 
 
@@ -51,15 +51,14 @@ def test_alerts_page_filter_and_act(api: TestClient, clock: ManualClock) -> None
     assert (page["total"], len(page["items"])) == (3, 2)
     assert [a["kind"] for a in page["items"]] == ["smoke", "fire"]
     fire = api.get("/api/v1/alerts", params={"kind": "fire"}, headers=AUTH).json()["items"][0]
+    li = user_headers(api, "li", "duty")
 
-    ack = api.post(f"/api/v1/alerts/{fire['id']}/acknowledge", json={"actor": "li"}, headers=AUTH)
+    ack = api.post(f"/api/v1/alerts/{fire['id']}/acknowledge", json={}, headers=li)
     assert ack.status_code == 200
     assert ack.json()["acknowledged_by"] == "li"
-    again = api.post(f"/api/v1/alerts/{fire['id']}/acknowledge", json={"actor": "li"}, headers=AUTH)
+    again = api.post(f"/api/v1/alerts/{fire['id']}/acknowledge", json={}, headers=li)
     assert again.status_code == 409
-    done = api.post(
-        f"/api/v1/alerts/{fire['id']}/resolve", json={"actor": "li", "note": "drill"}, headers=AUTH
-    )
+    done = api.post(f"/api/v1/alerts/{fire['id']}/resolve", json={"note": "drill"}, headers=li)
     assert done.json()["status"] == "resolved"
     trail = api.get(f"/api/v1/alerts/{fire['id']}/actions", headers=AUTH).json()
     assert [(a["action"], a["actor"]) for a in trail] == [
@@ -67,15 +66,16 @@ def test_alerts_page_filter_and_act(api: TestClient, clock: ManualClock) -> None
         ("acknowledged", "li"),
         ("resolved", "li"),
     ]
-    assert (
-        api.post("/api/v1/alerts/999/resolve", json={"actor": "li"}, headers=AUTH).status_code
-        == 404
-    )
+    assert api.post("/api/v1/alerts/999/resolve", json={}, headers=li).status_code == 404
     open_only = api.get("/api/v1/alerts", params={"status": "open"}, headers=AUTH).json()
     assert open_only["total"] == 2
 
-    # A new fire after resolution opens a fresh alert rather than reviving the old one.
+    # A fire soon after resolution reopens that alert; much later it is a fresh one.
     _ingest(api, event("ev-4", t + timedelta(minutes=5), kind=EventKind.FIRE))
+    fires = api.get("/api/v1/alerts", params={"kind": "fire"}, headers=AUTH).json()["items"]
+    assert [(a["status"], a["reopened"], a["count"]) for a in fires] == [("open", 1, 2)]
+    api.post(f"/api/v1/alerts/{fire['id']}/resolve", json={}, headers=li)
+    _ingest(api, event("ev-5", t + timedelta(hours=2), kind=EventKind.FIRE))
     fires = api.get("/api/v1/alerts", params={"kind": "fire"}, headers=AUTH).json()["items"]
     assert [a["status"] for a in fires] == ["open", "resolved"]
 

@@ -16,12 +16,17 @@ def test_production_refuses_placeholder_token(monkeypatch: pytest.MonkeyPatch) -
     with pytest.raises(ValidationError, match="UWS_API_TOKEN is a placeholder"):
         DutySettings()
     monkeypatch.setenv("UWS_API_TOKEN", "0f1e2d3c4b5a69788796a5b4c3d2e1f0")
+    monkeypatch.setenv("UWS_ADMIN_PASSWORD", "a-long-real-password")
     assert DutySettings().environment == "production"
 
 
 def test_production_refuses_sqlite() -> None:
     with pytest.raises(ValidationError, match="PostgreSQL"):
-        DutySettings(environment="production", api_token="a-real-secret-of-some-length")
+        DutySettings(
+            environment="production",
+            api_token="a-real-secret-of-some-length",
+            admin_password="another-real-secret",
+        )
 
 
 def test_unknown_and_mistyped_settings_are_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,4 +1,4 @@
-"""Alerts: list, act on, and follow live."""
+"""Alerts: list, act on, and follow live; each caller sees only their stations."""
 
 from __future__ import annotations
 
@@ -11,7 +11,19 @@ from sqlmodel import Session, col, select
 from sse_starlette import EventSourceResponse
 
 from station.duty import alerts
-from station.duty.api.deps import NowDep, PagingDep, SessionDep, conflict, not_found, state
+from station.duty.api.deps import (
+    NowDep,
+    PagingDep,
+    PrincipalDep,
+    SessionDep,
+    check_scope,
+    conflict,
+    not_found,
+    scoped,
+    state,
+)
+from station.duty.audit import audit
+from station.duty.auth import Principal
 from station.duty.feed import alert_stream
 from station.duty.listing import filtered, in_window, paginate
 from station.duty.models import (
@@ -22,6 +34,8 @@ from station.duty.models import (
     AlertPublic,
     AlertStatus,
     Page,
+    SnoozeCreate,
+    VerdictCreate,
 )
 
 router = APIRouter(tags=["alerts"])
@@ -31,6 +45,7 @@ router = APIRouter(tags=["alerts"])
 def list_alerts(
     session: SessionDep,
     paging: PagingDep,
+    who: PrincipalDep,
     station_id: str | None = None,
     kind: str | None = None,
     alert_status: Annotated[AlertStatus | None, Query(alias="status")] = None,
@@ -42,13 +57,14 @@ def list_alerts(
     query = filtered(
         query, Alert, station_id=station_id, kind=kind, status=alert_status, active=active
     )
-    query = in_window(query, col(Alert.first_at), since, None)
+    query = scoped(in_window(query, col(Alert.first_at), since, None), col(Alert.station_id), who)
     return paginate(session, query, AlertPublic, paging.limit, paging.offset)
 
 
 @router.get("/alerts/feed")
 async def alert_feed(
     request: Request,
+    who: PrincipalDep,
     last_event_id: Annotated[int | None, Header(description="Resume after this entry.")] = None,
 ) -> EventSourceResponse:
     """Stream alert changes as Server-Sent Events (resumable with Last-Event-ID)."""
@@ -58,22 +74,25 @@ async def alert_feed(
         last_event_id,
         state(request, "settings").feed_poll_s,
         request.is_disconnected,
+        who.can_see,
     )
     return EventSourceResponse(stream, ping=15)
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(session: SessionDep, alert_id: int) -> AlertPublic:
+def get_alert(
+    request: Request, session: SessionDep, who: PrincipalDep, alert_id: int
+) -> AlertPublic:
     """Return one alert."""
-    alert = session.get(Alert, alert_id)
-    if alert is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
-    return AlertPublic.model_validate(alert)
+    return AlertPublic.model_validate(_visible(request, session, who, alert_id, "read alert"))
 
 
 @router.get("/alerts/{alert_id}/actions")
-def list_alert_actions(session: SessionDep, alert_id: int) -> list[AlertActionPublic]:
+def list_alert_actions(
+    request: Request, session: SessionDep, who: PrincipalDep, alert_id: int
+) -> list[AlertActionPublic]:
     """Return the alert's trail: who did what, and when."""
+    _visible(request, session, who, alert_id, "read alert")
     rows = session.exec(
         select(AlertAction).where(AlertAction.alert_id == alert_id).order_by(col(AlertAction.id))
     ).all()
@@ -82,37 +101,90 @@ def list_alert_actions(session: SessionDep, alert_id: int) -> list[AlertActionPu
 
 @router.post("/alerts/{alert_id}/acknowledge")
 def acknowledge_alert(
-    request: Request, session: SessionDep, now: NowDep, alert_id: int, body: AlertActionCreate
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    now: NowDep,
+    alert_id: int,
+    body: AlertActionCreate,
 ) -> AlertPublic:
-    """Acknowledge an open alert."""
-    return _act(request, session, alerts.acknowledge, alert_id, body, now)
+    """Acknowledge an open alert: escalation stops."""
+    act = lambda s, i, a, n: alerts.acknowledge(s, i, a, n, now)  # noqa: E731
+    return _act(request, session, who, alert_id, "acknowledge", act, body.note)
 
 
 @router.post("/alerts/{alert_id}/resolve")
 def resolve_alert(
-    request: Request, session: SessionDep, now: NowDep, alert_id: int, body: AlertActionCreate
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    now: NowDep,
+    alert_id: int,
+    body: AlertActionCreate,
 ) -> AlertPublic:
     """Resolve an alert."""
-    return _act(request, session, alerts.resolve, alert_id, body, now)
+    act = lambda s, i, a, n: alerts.resolve(s, i, a, n, now)  # noqa: E731
+    return _act(request, session, who, alert_id, "resolve", act, body.note)
 
 
-AlertAct = Callable[[Session, int, str, str, datetime], Alert]
+@router.post("/alerts/{alert_id}/verdict")
+def alert_verdict(
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    now: NowDep,
+    alert_id: int,
+    body: VerdictCreate,
+) -> AlertPublic:
+    """Record whether the alert was real (confirmed) or a false alarm."""
+    act = lambda s, i, a, n: alerts.set_verdict(s, i, a, body.verdict, n, now)  # noqa: E731
+    return _act(request, session, who, alert_id, f"verdict:{body.verdict.value}", act, body.note)
+
+
+@router.post("/alerts/{alert_id}/snooze")
+def snooze_alert(
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    now: NowDep,
+    alert_id: int,
+    body: SnoozeCreate,
+) -> AlertPublic:
+    """Hold notices and escalation back for a while."""
+    act = lambda s, i, a, n: alerts.snooze(s, i, a, body.minutes, n, now)  # noqa: E731
+    return _act(request, session, who, alert_id, "snooze", act, body.note)
+
+
+AlertAct = Callable[[Session, int, str, str], Alert]
+
+
+def _visible(
+    request: Request, session: Session, who: Principal, alert_id: int, action: str
+) -> Alert:
+    alert = session.get(Alert, alert_id)
+    if alert is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no alert {alert_id}")
+    check_scope(request, who, action, f"alert {alert_id}", alert.station_id)
+    return alert
 
 
 def _act(
     request: Request,
     session: Session,
-    action: AlertAct,
+    who: Principal,
     alert_id: int,
-    body: AlertActionCreate,
-    now: datetime,
+    action: str,
+    act: AlertAct,
+    note: str,
 ) -> AlertPublic:
+    _visible(request, session, who, alert_id, action)
     try:
-        alert = action(session, alert_id, body.actor, body.note, now)
+        alert = act(session, alert_id, who.name, note)
     except alerts.AlertNotFoundError as err:
         raise not_found(err) from err
     except alerts.AlertTransitionError as err:
         raise conflict(err) from err
+    audit(session, who, action, f"alert {alert_id}", alert.station_id, note)
     session.commit()
     state(request, "hub").notify()
     return AlertPublic.model_validate(alert)

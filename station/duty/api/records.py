@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from station.duty.api.deps import PagingDep, SessionDep
+from station.duty.api.deps import PagingDep, PrincipalDep, SessionDep, scoped
+from station.duty.audit import audit
 from station.duty.listing import filtered, in_window, paginate
 from station.duty.models import EventPublic, EventRecord, Page, VisitPublic, VisitRecord
 
@@ -22,6 +23,7 @@ Until = Annotated[datetime | None, Query(description="Before this time.")]
 def list_events(
     session: SessionDep,
     paging: PagingDep,
+    who: PrincipalDep,
     station_id: str | None = None,
     node_id: str | None = None,
     kind: str | None = None,
@@ -32,6 +34,7 @@ def list_events(
     query = select(EventRecord).order_by(col(EventRecord.started_at).desc())
     query = filtered(query, EventRecord, station_id=station_id, node_id=node_id, kind=kind)
     query = in_window(query, col(EventRecord.started_at), since, until)
+    query = scoped(query, col(EventRecord.station_id), who)
     return paginate(session, query, EventPublic, paging.limit, paging.offset)
 
 
@@ -39,14 +42,31 @@ def list_events(
 def list_visits(
     session: SessionDep,
     paging: PagingDep,
+    who: PrincipalDep,
     station_id: str | None = None,
     member_id: str | None = None,
     method: str | None = None,
     since: Since = None,
     until: Until = None,
 ) -> Page[VisitPublic]:
-    """List visits, newest first."""
+    """List visits, newest first; a read of personal data, so it is audited."""
     query = select(VisitRecord).order_by(col(VisitRecord.entered_at).desc())
     query = filtered(query, VisitRecord, station_id=station_id, member_id=member_id, method=method)
     query = in_window(query, col(VisitRecord.entered_at), since, until)
-    return paginate(session, query, VisitPublic, paging.limit, paging.offset)
+    page = paginate(
+        session,
+        scoped(query, col(VisitRecord.station_id), who),
+        VisitPublic,
+        paging.limit,
+        paging.offset,
+    )
+    audit(
+        session,
+        who,
+        "read visits",
+        f"member {member_id or '*'}",
+        station_id,
+        f"{len(page.items)} rows",
+    )
+    session.commit()
+    return page

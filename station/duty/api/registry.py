@@ -8,7 +8,18 @@ from fastapi import APIRouter, Query, Request, status
 from sqlmodel import col, select
 
 from station.duty import registry
-from station.duty.api.deps import PagingDep, SessionDep, conflict, not_found, state
+from station.duty.account_models import Role
+from station.duty.api.deps import (
+    PagingDep,
+    PrincipalDep,
+    SessionDep,
+    check_scope,
+    conflict,
+    not_found,
+    require_role,
+    scoped,
+    state,
+)
 from station.duty.listing import filtered, paginate
 from station.duty.models import (
     Node,
@@ -28,16 +39,21 @@ router = APIRouter(tags=["registry"])
 def list_stations(
     session: SessionDep,
     paging: PagingDep,
+    who: PrincipalDep,
     region: Annotated[str | None, Query(description="Only this region.")] = None,
 ) -> Page[StationPublic]:
     """List stations."""
     query = filtered(select(Station).order_by(col(Station.id)), Station, region=region)
+    query = scoped(query, col(Station.id), who)
     return paginate(session, query, StationPublic, paging.limit, paging.offset)
 
 
 @router.post("/stations", status_code=status.HTTP_201_CREATED)
-def create_station(session: SessionDep, body: StationCreate) -> StationPublic:
-    """Register a station (idempotent for the same body)."""
+def create_station(
+    request: Request, session: SessionDep, who: PrincipalDep, body: StationCreate
+) -> StationPublic:
+    """Register a station (idempotent for the same body); admins only."""
+    require_role(request, who, "register station", Role.ADMIN)
     try:
         return StationPublic.model_validate(registry.create_station(session, body))
     except registry.RegistryError as err:
@@ -45,8 +61,11 @@ def create_station(session: SessionDep, body: StationCreate) -> StationPublic:
 
 
 @router.get("/stations/{station_id}")
-def get_station(session: SessionDep, station_id: str) -> StationPublic:
+def get_station(
+    request: Request, session: SessionDep, who: PrincipalDep, station_id: str
+) -> StationPublic:
     """Return one station."""
+    check_scope(request, who, "read station", f"station {station_id}", station_id)
     try:
         return StationPublic.model_validate(registry.get_station(session, station_id))
     except registry.NotFoundError as err:
@@ -57,6 +76,7 @@ def get_station(session: SessionDep, station_id: str) -> StationPublic:
 def list_nodes(
     session: SessionDep,
     paging: PagingDep,
+    who: PrincipalDep,
     station_id: Annotated[str | None, Query(description="Only this station's nodes.")] = None,
     node_state: Annotated[NodeState | None, Query(alias="state")] = None,
 ) -> Page[NodePublic]:
@@ -64,12 +84,16 @@ def list_nodes(
     query = filtered(
         select(Node).order_by(col(Node.id)), Node, station_id=station_id, state=node_state
     )
+    query = scoped(query, col(Node.station_id), who)
     return paginate(session, query, NodePublic, paging.limit, paging.offset)
 
 
 @router.post("/nodes", status_code=status.HTTP_201_CREATED)
-def create_node(request: Request, session: SessionDep, body: NodeCreate) -> NodePublic:
-    """Register an edge node of a station (idempotent for the same body)."""
+def create_node(
+    request: Request, session: SessionDep, who: PrincipalDep, body: NodeCreate
+) -> NodePublic:
+    """Register an edge node of a station (idempotent for the same body); admins only."""
+    require_role(request, who, "register node", Role.ADMIN)
     try:
         node = registry.create_node(session, body)
     except registry.RegistryError as err:
@@ -79,9 +103,11 @@ def create_node(request: Request, session: SessionDep, body: NodeCreate) -> Node
 
 
 @router.get("/nodes/{node_id}")
-def get_node(session: SessionDep, node_id: str) -> NodePublic:
+def get_node(request: Request, session: SessionDep, who: PrincipalDep, node_id: str) -> NodePublic:
     """Return one node."""
     try:
-        return NodePublic.model_validate(registry.get_node(session, node_id))
+        node = registry.get_node(session, node_id)
     except registry.NotFoundError as err:
         raise not_found(err) from err
+    check_scope(request, who, "read node", f"node {node_id}", node.station_id)
+    return NodePublic.model_validate(node)
