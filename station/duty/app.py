@@ -6,18 +6,27 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 
+from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
-from sqlalchemy import Engine
 from sqlmodel import Session
 
+from station.duty.alerts import AlertBook
 from station.duty.api import api_router
 from station.duty.auth import ensure_admin
 from station.duty.clock import Clock, SystemClock
 from station.duty.db import make_engine, migrate
+from station.duty.escalation import (
+    EscalationService,
+    JobStoreScheduler,
+    LogPager,
+    Pager,
+    SharedJobStore,
+)
 from station.duty.feed import FeedHub
 from station.duty.ingest import IngestPipeline, MqttIngest
 from station.duty.nodes import NodeDirectory, mark_silent_nodes_offline
@@ -28,24 +37,33 @@ logger = logging.getLogger(__name__)
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
 
 
-def check_liveness(engine: Engine, clock: Clock, silence: timedelta, hub: FeedHub) -> list[str]:
+def check_liveness(app: FastAPI, silence: timedelta) -> list[str]:
     """Mark nodes offline that missed their heartbeats; return their ids."""
-    with Session(engine) as session:
-        offline = mark_silent_nodes_offline(session, clock.now(), silence)
+    with Session(app.state.engine) as session:
+        book = AlertBook(session)
+        offline = mark_silent_nodes_offline(session, book, app.state.clock.now(), silence)
         session.commit()
     if offline:
-        hub.notify()
+        app.state.hub.notify()
+        _escalate(app, book.opened)
     return offline
 
 
 def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundScheduler:
-    scheduler = BackgroundScheduler(timezone="UTC")
+    durable = SharedJobStore(engine=app.state.engine, tablename="apscheduler_jobs")
+    scheduler = BackgroundScheduler(
+        timezone="UTC", jobstores={"default": MemoryJobStore(), "durable": durable}
+    )
+    steps = JobStoreScheduler(scheduler, app.state.engine.url.render_as_string())
+    escalation = EscalationService(app.state.engine, app.state.clock, steps, app.state.pager)
+    steps.bind(escalation)
+    app.state.escalation = escalation
     silence = timedelta(seconds=settings.heartbeat_interval_s * settings.missed_heartbeats)
     scheduler.add_job(
         check_liveness,
         "interval",
         seconds=settings.liveness_check_s,
-        args=[app.state.engine, app.state.clock, silence, app.state.hub],
+        args=[app, silence],
         id="liveness",
         max_instances=1,
         coalesce=True,
@@ -76,7 +94,15 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.engine.dispose()
 
 
-def create_app(settings: DutySettings | None = None, clock: Clock | None = None) -> FastAPI:
+def _escalate(app: FastAPI, opened: list[int]) -> None:
+    escalation: EscalationService | None = app.state.escalation
+    if escalation is not None and opened:
+        escalation.start(opened)
+
+
+def create_app(
+    settings: DutySettings | None = None, clock: Clock | None = None, pager: Pager | None = None
+) -> FastAPI:
     """Build the cloud-duty app; nothing connects until the lifespan starts."""
     settings = settings or DutySettings()
     app = FastAPI(title="worker-station cloud-duty", version="0.1.0", lifespan=_lifespan)
@@ -85,8 +111,14 @@ def create_app(settings: DutySettings | None = None, clock: Clock | None = None)
     app.state.engine = make_engine(settings.database_url)
     app.state.hub = FeedHub()
     app.state.directory = NodeDirectory(settings.unknown_node_cache_s)
+    app.state.pager = pager or LogPager()
+    app.state.escalation = None
     app.state.pipeline = IngestPipeline(
-        app.state.engine, app.state.clock, app.state.directory, app.state.hub.notify
+        app.state.engine,
+        app.state.clock,
+        app.state.directory,
+        app.state.hub.notify,
+        partial(_escalate, app),
     )
     app.include_router(api_router)
 

@@ -85,25 +85,29 @@ class IngestPipeline:
         clock: Clock,
         directory: NodeDirectory,
         on_feed_change: Callable[[], None] = lambda: None,
+        on_opened: Callable[[list[int]], None] = lambda _ids: None,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._directory = directory
         self._on_feed_change = on_feed_change
+        self._on_opened = on_opened
         self.stats = IngestStats()
 
     def process(self, batch: list[Inbound]) -> None:
         """Validate and persist a batch; refused messages are logged and dropped."""
         decoded = self._decode(batch)
         try:
-            changed = self._write(decoded)
+            changed, opened = self._write(decoded)
         except IntegrityError:
             # Another replica wrote the same event or alert key first; re-read and re-apply.
             logger.info("concurrent write on a batch of %d; retrying", len(decoded))
-            changed = self._write(decoded)
+            changed, opened = self._write(decoded)
         self.stats.batches += 1
         if changed:
             self._on_feed_change()
+        if opened:
+            self._on_opened(opened)
 
     def _decode(self, batch: list[Inbound]) -> list[tuple[str, Message]]:
         decoded: list[tuple[str, Message]] = []
@@ -116,7 +120,7 @@ class IngestPipeline:
                 logger.warning("refused message on %s: %s", item.topic, str(err)[:300])
         return decoded
 
-    def _write(self, decoded: list[tuple[str, Message]]) -> bool:
+    def _write(self, decoded: list[tuple[str, Message]]) -> tuple[bool, list[int]]:
         with Session(self._engine, autoflush=False) as session:
             stations = self._directory.resolve(session, {node for node, _ in decoded})
             work = self._sort(decoded, stations)
@@ -134,7 +138,7 @@ class IngestPipeline:
             changed = bool(session.info.get("feed_changes"))
             session.commit()
         self.stats.persisted += len(decoded) - self._unknown_count(decoded, stations)
-        return changed
+        return changed, book.opened
 
     def _sort(self, decoded: list[tuple[str, Message]], stations: dict[str, str]) -> _Sorted:
         work = _Sorted()

@@ -112,7 +112,9 @@ def _mark_offline(book: AlertBook, station_id: str, node: Node, now: datetime, w
     book.raise_alert(station_id, STATION_OFFLINE, node.id, now, 1.0, f"offline-{node.id}")
 
 
-def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelta) -> list[str]:
+def mark_silent_nodes_offline(
+    session: Session, book: AlertBook, now: datetime, silence: timedelta
+) -> list[str]:
     """Flag online nodes not heard from within `silence`; runs on one replica at a time."""
     if session.get_bind().dialect.name == "postgresql":
         locked = session.exec(  # type: ignore[call-overload]
@@ -123,7 +125,6 @@ def mark_silent_nodes_offline(session: Session, now: datetime, silence: timedelt
     silent = session.exec(
         select(Node).where(Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence)
     ).all()
-    book = AlertBook(session)
     for node in silent:
         _mark_offline(book, node.station_id, node, now, "missed heartbeats")
         session.add(node)

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, EventPhase, NodeState, NodeStatus, NodeTopics, TopicKind
-from station.duty.alerts import STATION_OFFLINE
+from station.duty.alerts import STATION_OFFLINE, AlertBook
 from station.duty.ingest import Inbound, IngestPipeline
 from station.duty.models import Alert, EventRecord, Node
 from station.duty.models import NodeState as Stored
@@ -112,10 +112,17 @@ def test_heartbeats_keep_node_online_and_silence_takes_it_offline(
         assert node.health["outbox_depth"] == 0
     clock.advance(89)
     with Session(engine) as session:
-        assert mark_silent_nodes_offline(session, clock.now(), timedelta(seconds=90)) == []
+        assert (
+            mark_silent_nodes_offline(
+                session, AlertBook(session), clock.now(), timedelta(seconds=90)
+            )
+            == []
+        )
     clock.advance(2)
     with Session(engine) as session:
-        assert mark_silent_nodes_offline(session, clock.now(), timedelta(seconds=90)) == ["node-1"]
+        assert mark_silent_nodes_offline(
+            session, AlertBook(session), clock.now(), timedelta(seconds=90)
+        ) == ["node-1"]
         session.commit()
     (alert,) = _alerts(engine)
     assert (alert.kind, alert.zone, alert.active) == (STATION_OFFLINE, "node-1", True)

@@ -11,12 +11,18 @@ import station.duty.models  # noqa: F401  # registers the tables on SQLModel.met
 target_metadata = SQLModel.metadata
 
 
+def _include_name(name: str | None, type_: str, _parents: object) -> bool:
+    # APScheduler creates and owns its job table; the migrations leave it alone.
+    return not (type_ == "table" and name == "apscheduler_jobs")
+
+
 def _run(connection: Connection) -> None:
     context.configure(
         connection=connection,
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_name=_include_name,
     )
     with context.begin_transaction():
         context.run_migrations()
