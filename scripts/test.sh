@@ -2,7 +2,7 @@
 # The whole test suite: set-up, lint, type check, then every test against real parts.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/bootstrap.sh --postgres
+bash scripts/bootstrap.sh --tests
 
 export UWS_MODELS_DIR=${UWS_MODELS_DIR:-$(cd .. && pwd)/shared/models}
 export UWS_MEDIA_DIR=${UWS_MEDIA_DIR:-$(cd .. && pwd)/shared/media}

@@ -30,7 +30,9 @@ from station.duty.escalation import (
 from station.duty.feed import FeedHub
 from station.duty.ingest import IngestPipeline, MqttIngest
 from station.duty.nodes import NodeDirectory, mark_silent_nodes_offline
+from station.duty.retention import run_retention
 from station.duty.settings import DutySettings
+from station.duty.snapshots import SnapshotStore
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +51,18 @@ def check_liveness(app: FastAPI, silence: timedelta) -> list[str]:
     return offline
 
 
+def apply_retention(app: FastAPI) -> tuple[int, int]:
+    """Delete old snapshots and anonymise old visits, as the settings say."""
+    settings: DutySettings = app.state.settings
+    return run_retention(
+        app.state.engine,
+        app.state.snapshots,
+        app.state.clock.now(),
+        settings.snapshot_retention_days,
+        settings.visit_retention_days,
+    )
+
+
 def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundScheduler:
     durable = SharedJobStore(engine=app.state.engine, tablename="apscheduler_jobs")
     scheduler = BackgroundScheduler(
@@ -65,6 +79,16 @@ def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundSchedule
         seconds=settings.liveness_check_s,
         args=[app, silence],
         id="liveness",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        apply_retention,
+        "interval",
+        hours=6,
+        next_run_time=app.state.clock.now(),
+        args=[app],
+        id="retention",
         max_instances=1,
         coalesce=True,
     )
@@ -112,6 +136,7 @@ def create_app(
     app.state.hub = FeedHub()
     app.state.directory = NodeDirectory(settings.unknown_node_cache_s)
     app.state.pager = pager or LogPager()
+    app.state.snapshots = SnapshotStore(Path(settings.snapshot_dir))
     app.state.escalation = None
     app.state.pipeline = IngestPipeline(
         app.state.engine,
@@ -119,6 +144,8 @@ def create_app(
         app.state.directory,
         app.state.hub.notify,
         partial(_escalate, app),
+        app.state.snapshots,
+        timedelta(seconds=settings.reopen_window_s),
     )
     app.include_router(api_router)
 

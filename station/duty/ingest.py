@@ -11,6 +11,8 @@ import queue
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
@@ -23,22 +25,27 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from station.contracts import (
+    Command,
     CommandResult,
     ContractError,
     Event,
     Message,
     NodeHealth,
     NodeStatus,
+    NodeTopics,
     TopicKind,
     Visit,
     decode_for_topic,
+    parse_topic,
     subscription,
 )
-from station.duty.alerts import AlertBook, apply_event
+from station.duty.alerts import DEFAULT_REOPEN_WINDOW, AlertBook, apply_event
 from station.duty.clock import Clock
+from station.duty.commands import apply_result
 from station.duty.models import EventRecord
 from station.duty.nodes import NodeDirectory, apply_heartbeats, apply_status
 from station.duty.settings import DutySettings
+from station.duty.snapshots import SnapshotStore
 from station.duty.visits import apply_visit
 
 logger = logging.getLogger(__name__)
@@ -76,6 +83,14 @@ class _Sorted:
     nodes: set[str] = field(default_factory=set)
 
 
+def parse_node(topic: str) -> str:
+    """The node id of a topic in the tree, or '' for any other topic."""
+    try:
+        return parse_topic(topic)[0]
+    except ContractError:
+        return ""
+
+
 class IngestPipeline:
     """Turns a batch of raw messages into one database transaction."""
 
@@ -86,16 +101,24 @@ class IngestPipeline:
         directory: NodeDirectory,
         on_feed_change: Callable[[], None] = lambda: None,
         on_opened: Callable[[list[int]], None] = lambda _ids: None,
+        snapshots: SnapshotStore | None = None,
+        reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._directory = directory
         self._on_feed_change = on_feed_change
         self._on_opened = on_opened
+        self._snapshots = snapshots or SnapshotStore(Path("var/snapshots"))
+        self._reopen_window = reopen_window
         self.stats = IngestStats()
 
     def process(self, batch: list[Inbound]) -> None:
         """Validate and persist a batch; refused messages are logged and dropped."""
+        snapshots = [m for m in batch if "/snapshot/" in m.topic]
+        if snapshots:
+            self._store_snapshots(snapshots)
+            batch = [m for m in batch if "/snapshot/" not in m.topic]
         decoded = self._decode(batch)
         try:
             changed, opened = self._write(decoded)
@@ -108,6 +131,21 @@ class IngestPipeline:
             self._on_feed_change()
         if opened:
             self._on_opened(opened)
+
+    def _store_snapshots(self, items: list[Inbound]) -> None:
+        with Session(self._engine) as session:
+            known = self._directory.resolve(session, {parse_node(i.topic) for i in items})
+        for item in items:
+            self.stats.received += 1
+            try:
+                node_id, _, event_id = parse_topic(item.topic)
+                if node_id not in known:
+                    raise ContractError(f"unknown node {node_id}")
+                self._snapshots.save(node_id, event_id or "", item.payload)
+                self.stats.persisted += 1
+            except ContractError as err:
+                self.stats.rejected += 1
+                logger.warning("refused snapshot on %s: %s", item.topic, err)
 
     def _decode(self, batch: list[Inbound]) -> list[tuple[str, Message]]:
         decoded: list[tuple[str, Message]] = []
@@ -124,7 +162,7 @@ class IngestPipeline:
         with Session(self._engine, autoflush=False) as session:
             stations = self._directory.resolve(session, {node for node, _ in decoded})
             work = self._sort(decoded, stations)
-            book = AlertBook(session)
+            book = AlertBook(session, self._reopen_window)
             now = self._clock.now()
             for status in work.statuses:
                 apply_status(session, book, stations[status.node_id], status, now)
@@ -133,7 +171,7 @@ class IngestPipeline:
             for visit in work.visits:
                 apply_visit(session, stations[visit.node_id], visit)
             for result in work.results:
-                logger.info("command %s on %s: %s", result.cmd_id, result.node_id, result.outcome)
+                apply_result(session, result)
             book.post()
             changed = bool(session.info.get("feed_changes"))
             session.commit()
@@ -186,7 +224,13 @@ class IngestPipeline:
 class MqttIngest:
     """Consumes node topics through a shared subscription and feeds the pipeline."""
 
-    KINDS = (TopicKind.EVENT, TopicKind.HEALTH, TopicKind.VISIT, TopicKind.CMD_RESULT)
+    KINDS = (
+        TopicKind.EVENT,
+        TopicKind.HEALTH,
+        TopicKind.VISIT,
+        TopicKind.CMD_RESULT,
+        TopicKind.SNAPSHOT,
+    )
 
     def __init__(self, settings: DutySettings, pipeline: IngestPipeline) -> None:
         self._settings = settings
@@ -237,6 +281,14 @@ class MqttIngest:
         self._worker.join(timeout=10)
         self._client.disconnect()
         self._client.loop_stop()
+
+    def publish_command(self, node_id: str, command: Command) -> None:
+        """Publish a command at QoS 1, never retained; paho holds it while the link is down."""
+        info = self._client.publish(
+            NodeTopics(node_id).topic(TopicKind.CMD), command.to_payload(), qos=1, retain=False
+        )
+        if info.rc != MQTTErrorCode.MQTT_ERR_SUCCESS:
+            logger.warning("command %s to %s queued: broker link is down", command.cmd_id, node_id)
 
     def _on_connect(
         self,

@@ -70,6 +70,16 @@ class DutySettings(BaseSettings):
     unknown_node_cache_s: float = Field(
         default=10, ge=0, description="How long an unknown node id stays refused unchecked."
     )
+    snapshot_dir: str = Field(default="var/snapshots", description="Where event JPEGs are kept.")
+    snapshot_retention_days: float = Field(
+        default=30, gt=0, description="Snapshots are deleted after this many days."
+    )
+    visit_retention_days: float = Field(
+        default=90, gt=0, description="Visit details are deleted after this many days."
+    )
+    reopen_window_s: float = Field(
+        default=600, ge=0, description="A resolved alert firing again within this reopens."
+    )
     start_ingest: bool = Field(default=True, description="Consume MQTT in this process.")
     start_scheduler: bool = Field(default=True, description="Run scheduled jobs here.")
 

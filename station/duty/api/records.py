@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi.responses import FileResponse
 from sqlmodel import col, select
 
-from station.duty.api.deps import PagingDep, PrincipalDep, SessionDep, scoped
+from station.duty.api.deps import PagingDep, PrincipalDep, SessionDep, check_scope, scoped, state
 from station.duty.audit import audit
 from station.duty.listing import filtered, in_window, paginate
 from station.duty.models import EventPublic, EventRecord, Page, VisitPublic, VisitRecord
@@ -36,6 +37,21 @@ def list_events(
     query = in_window(query, col(EventRecord.started_at), since, until)
     query = scoped(query, col(EventRecord.station_id), who)
     return paginate(session, query, EventPublic, paging.limit, paging.offset)
+
+
+@router.get("/events/{event_id}/snapshot", response_class=FileResponse)
+def event_snapshot(
+    request: Request, session: SessionDep, who: PrincipalDep, event_id: str
+) -> FileResponse:
+    """The event's snapshot (faces blurred on the node), as JPEG."""
+    record = session.get(EventRecord, event_id)
+    if record is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"no event {event_id}")
+    check_scope(request, who, "read snapshot", f"event {event_id}", record.station_id)
+    path = state(request, "snapshots").path(record.node_id, record.id)
+    if not path.is_file():
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"event {event_id} has no snapshot")
+    return FileResponse(path, media_type="image/jpeg")
 
 
 @router.get("/visits")

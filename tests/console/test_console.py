@@ -1,0 +1,135 @@
+"""The duty console in headless Chromium: sign in, a new alert appears live, acknowledge it,
+and escalation stops. A screenshot is kept in test-artifacts/."""
+
+from __future__ import annotations
+
+import shutil
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+from station.contracts import EventKind, NodeTopics, TopicKind, utcnow
+from tests.duty.messages import event
+from tests.support.broker import MosquittoBroker
+from tests.support.duty_server import DutyServer, wait_until
+
+pytestmark = pytest.mark.integration
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+CHROMIUM_FLAGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def browser() -> Iterator[Browser]:
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    executable = shutil.which("chromium") or "/usr/bin/chromium"
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def duty(broker: MosquittoBroker, pg_url: str, tmp_path: Path) -> Iterator[DutyServer]:
+    """cloud-duty with a duty user on a rotation and an 8-second escalation policy."""
+    server = DutyServer(
+        pg_url, broker.port, liveness_check_s=0.3, snapshot_dir=str(tmp_path / "snaps")
+    ).start()
+    server.register("st-north", "node-1")
+    with server.client() as http:
+        user = {"username": "li", "password": "li-password-123", "role": "duty"}
+        http.post("/api/v1/users", json=user).raise_for_status()
+        for level, person in ((1, "li"), (2, "admin")):
+            body = {
+                "name": f"l{level}",
+                "level": level,
+                "members": [person],
+                "starts_on": "2026-01-01",
+            }
+            http.post("/api/v1/rotations", json=body).raise_for_status()
+        policy = {"name": "fast", "steps": [{"level": 1, "wait_s": 8}, {"level": 2, "wait_s": 8}]}
+        http.post("/api/v1/escalation-policies", json=policy).raise_for_status()
+    yield server
+    server.stop()
+
+
+def _publish_fall_with_snapshot(port: int, media_dir: Path) -> None:
+    image = cv2.imread(str(media_dir / "fall" / "fall_f0204.jpg"))
+    assert image is not None
+    ok, jpeg = cv2.imencode(".jpg", cv2.resize(image, (320, 180)))
+    assert ok
+    topics = NodeTopics("node-1")
+    pub = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="console-pub")
+    pub.connect("127.0.0.1", port)
+    pub.loop_start()
+    fall = event("ev-console-fall", utcnow(), kind=EventKind.FALL, zone="rest room")
+    pub.publish(topics.snapshot(fall.event_id), jpeg.tobytes(), qos=1).wait_for_publish(5)
+    pub.publish(topics.topic(TopicKind.EVENT), fall.to_payload(), qos=1).wait_for_publish(5)
+    pub.loop_stop()
+
+
+def _sign_in(page: Page, url: str) -> None:
+    page.goto(url)
+    page.fill("#username", "li")
+    page.fill("#password", "li-password-123")
+    page.click("#login button[type=submit]")
+    expect(page.locator("#who")).to_have_text("li (duty)")
+    expect(page.locator("#conn")).to_have_text("live", timeout=15_000)
+
+
+def _escalations(duty: DutyServer) -> list[str]:
+    with duty.client() as http:
+        alert = http.get("/api/v1/alerts", params={"kind": "fall"}).json()["items"][0]
+        actions = http.get(f"/api/v1/alerts/{alert['id']}/actions").json()
+    return [a["action"] for a in actions if a["action"].startswith("escalated")]
+
+
+def test_console_shows_new_alert_live_and_acknowledging_stops_escalation(
+    browser: Browser, duty: DutyServer, broker: MosquittoBroker, media_dir: Path
+) -> None:
+    page = browser.new_page(viewport={"width": 412, "height": 860})  # a phone
+    _sign_in(page, duty.url + "/")
+    assert page.locator("article.alert").count() == 0
+
+    _publish_fall_with_snapshot(broker.port, media_dir)
+    card = page.locator("article.alert").first
+    expect(card).to_contain_text("fall · st-north · rest room", timeout=15_000)
+    expect(card.locator("img")).to_be_visible()
+    expect(card).to_contain_text("escalation 1", timeout=15_000)
+    assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
+
+    card.get_by_role("button", name="Acknowledge").click()
+    expect(card.locator(".chip.acknowledged")).to_be_visible()
+    card.get_by_role("button", name="False alarm").click()
+    expect(card).to_contain_text("false alarm")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "duty-console.png"), full_page=True)
+
+    time.sleep(9)  # the second step was due 8 s after the first
+    assert _escalations(duty) == ["escalated:1"]
+    wait_until(card.is_visible, 5, "the card to stay")
+
+
+def test_console_refuses_a_wrong_password(browser: Browser, duty: DutyServer) -> None:
+    page = browser.new_page()
+    page.goto(duty.url + "/")
+    page.fill("#username", "li")
+    page.fill("#password", "not-the-password")
+    page.click("#login button[type=submit]")
+    expect(page.locator("#login-error")).to_have_text("Wrong username or password")
+    expect(page.locator("#board")).to_be_hidden()
