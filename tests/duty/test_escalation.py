@@ -8,11 +8,11 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from station.contracts import EventKind
+from station.contracts import EventKind, NodeState, NodeStatus, NodeTopics, TopicKind
 from station.duty import alerts
 from station.duty.escalation import EscalationService
-from station.duty.ingest import IngestPipeline
-from station.duty.models import AlertAction, AlertPublic
+from station.duty.ingest import Inbound, IngestPipeline
+from station.duty.models import Alert, AlertAction, AlertPublic
 from station.duty.nodes import NodeDirectory
 from station.duty.roster_models import EscalationPolicy, RosterOverride, Rotation
 from station.duty.rosters import coverage_gaps, on_duty, on_shift
@@ -169,3 +169,22 @@ def test_escalation_repeats_then_gives_up_and_honours_snooze(
 
 def _directory() -> NodeDirectory:
     return NodeDirectory(unknown_ttl_s=0)
+
+
+def test_offline_station_suppresses_sensor_alerts_but_never_hazards(
+    engine: Engine, clock: ManualClock
+) -> None:
+    sched, pager = RecordingScheduler(), RecordingPager()
+    service = EscalationService(engine, clock, sched, pager)
+    pipeline = IngestPipeline(engine, clock, _directory(), on_opened=service.start)
+    will = NodeStatus(node_id="node-1", state=NodeState.OFFLINE, reason="will")
+    pipeline.process([Inbound(NodeTopics("node-1").topic(TopicKind.STATUS), will.to_payload())])
+    pipeline.process([inbound(event("ev-heat", clock.now(), kind=EventKind.HEAT))])
+    pipeline.process([inbound(event("ev-fire", clock.now(), kind=EventKind.FIRE))])
+    with Session(engine) as session:
+        rows = session.exec(select(Alert).order_by(col(Alert.id))).all()
+        flags = [(a.kind, a.suppressed) for a in rows]
+        escalated = {job[0] for job in sched.jobs}
+        ids = {a.kind: a.id for a in rows}
+    assert flags == [("station_offline", False), ("heat", True), ("fire", False)]
+    assert escalated == {ids["station_offline"], ids["fire"]}
