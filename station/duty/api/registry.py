@@ -5,11 +5,13 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, status
+from fastapi.responses import PlainTextResponse
 from sqlmodel import col, select
 
-from station.duty import registry
+from station.duty import node_credentials, registry
 from station.duty.account_models import Role
 from station.duty.api.deps import (
+    NowDep,
     PagingDep,
     PrincipalDep,
     SessionDep,
@@ -20,6 +22,7 @@ from station.duty.api.deps import (
     scoped,
     state,
 )
+from station.duty.audit import audit
 from station.duty.listing import filtered, paginate
 from station.duty.models import (
     Node,
@@ -111,3 +114,26 @@ def get_node(request: Request, session: SessionDep, who: PrincipalDep, node_id: 
         raise not_found(err) from err
     check_scope(request, who, "read node", f"node {node_id}", node.station_id)
     return NodePublic.model_validate(node)
+
+
+@router.post("/nodes/{node_id}/credentials", status_code=status.HTTP_201_CREATED)
+def issue_node_credentials(
+    request: Request, session: SessionDep, who: PrincipalDep, now: NowDep, node_id: str
+) -> dict[str, str]:
+    """Create or rotate a node's broker password (admins only); shown this once."""
+    require_role(request, who, "issue node credentials", Role.ADMIN)
+    try:
+        registry.get_node(session, node_id)
+    except registry.NotFoundError as err:
+        raise not_found(err) from err
+    issued = node_credentials.issue_credential(session, node_id, now)
+    audit(session, who, "issue node credentials", f"node {node_id}")
+    session.commit()
+    return {"username": issued.username, "password": issued.password}
+
+
+@router.get("/broker/password-file", response_class=PlainTextResponse)
+def broker_password_file(request: Request, session: SessionDep, who: PrincipalDep) -> str:
+    """The cloud broker's password file for all nodes (admins only; hashes, no passwords)."""
+    require_role(request, who, "export broker passwords", Role.ADMIN)
+    return node_credentials.password_file(session)
