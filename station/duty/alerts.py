@@ -147,6 +147,7 @@ class AlertBook:
         alert.reopened += 1
         alert.active_events = 0
         alert.escalation_level = 0
+        alert.escalation_policy = None  # escalation starts over
         self._open[(station_id, kind, zone)] = alert
         assert alert.id is not None
         self.session.add(AlertAction(alert_id=alert.id, action="reopened", actor=SYSTEM_ACTOR))

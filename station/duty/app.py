@@ -13,6 +13,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
+from sqlalchemy import Engine
 from sqlmodel import Session
 
 from station.duty.alerts import AlertBook
@@ -20,16 +21,20 @@ from station.duty.api import api_router
 from station.duty.auth import ensure_admin
 from station.duty.clock import Clock, SystemClock
 from station.duty.db import make_engine, migrate
+from station.duty.delivery import DeliveryService
 from station.duty.escalation import (
     EscalationService,
     JobStoreScheduler,
     LogPager,
     Pager,
     SharedJobStore,
+    unescalated,
 )
 from station.duty.feed import FeedHub
 from station.duty.ingest import IngestPipeline, MqttIngest
 from station.duty.nodes import NodeDirectory, mark_silent_nodes_offline
+from station.duty.notify import build_notifiers
+from station.duty.paging import NotifyingPager
 from station.duty.retention import run_retention
 from station.duty.settings import DutySettings
 from station.duty.snapshots import SnapshotStore
@@ -82,6 +87,16 @@ def _start_scheduler(app: FastAPI, settings: DutySettings) -> BackgroundSchedule
         max_instances=1,
         coalesce=True,
     )
+    app.state.scheduler = scheduler
+    scheduler.add_job(
+        start_pending_escalations,
+        "interval",
+        seconds=5,
+        args=[app],
+        id="pending-escalations",
+        max_instances=1,
+        coalesce=True,
+    )
     scheduler.add_job(
         apply_retention,
         "interval",
@@ -119,9 +134,30 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def _escalate(app: FastAPI, opened: list[int]) -> None:
+    """Hand newly opened alerts to the scheduler's threads, off the ingest path."""
     escalation: EscalationService | None = app.state.escalation
     if escalation is not None and opened:
-        escalation.start(opened)
+        app.state.scheduler.add_job(escalation.start, args=[opened], misfire_grace_time=None)
+
+
+def start_pending_escalations(app: FastAPI) -> None:
+    """Safety net: start escalation for open alerts that never got it (a crash, say)."""
+    with Session(app.state.engine) as session:
+        pending = unescalated(session)
+    if pending:
+        app.state.escalation.start(pending)
+
+
+def _pager(settings: DutySettings, engine: Engine, clock: Clock) -> Pager:
+    """Page through the configured channels, or only log when none is configured."""
+    if not settings.notifiers:
+        return LogPager()
+    delivery = DeliveryService(
+        engine, build_notifiers(settings.notifiers, clock), clock, policy=settings.delivery_retry
+    )
+    webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
+    sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
+    return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
 
 
 def create_app(
@@ -135,7 +171,7 @@ def create_app(
     app.state.engine = make_engine(settings.database_url)
     app.state.hub = FeedHub()
     app.state.directory = NodeDirectory(settings.unknown_node_cache_s)
-    app.state.pager = pager or LogPager()
+    app.state.pager = pager or _pager(settings, app.state.engine, app.state.clock)
     app.state.snapshots = SnapshotStore(Path(settings.snapshot_dir))
     app.state.escalation = None
     app.state.pipeline = IngestPipeline(

@@ -15,7 +15,7 @@ from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from station.duty.alerts import SYSTEM_ACTOR, record_change
 from station.duty.clock import Clock
@@ -79,7 +79,8 @@ class EscalationService:
         for alert_id in alert_ids:
             with Session(self._engine) as session:
                 alert = session.get(Alert, alert_id, with_for_update=True)
-                if alert is None:
+                # Started already: by the fast path, by the sweep, or by another replica.
+                if alert is None or alert.escalation_policy is not None:
                     continue
                 region = _region(session, alert.station_id)
                 steps, repeat = policy_for(session, region)
@@ -114,6 +115,18 @@ class EscalationService:
             logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
         self._pager.page(public, people, current.level)
         self._scheduler.schedule(alert_id, step + 1, now + timedelta(seconds=current.wait_s))
+
+
+def unescalated(session: Session) -> list[int]:
+    """Open alerts whose escalation never started (e.g. cloud-duty stopped right after)."""
+    rows = session.exec(
+        select(Alert.id).where(
+            Alert.status == AlertStatus.OPEN,
+            col(Alert.suppressed).is_(False),
+            col(Alert.escalation_policy).is_(None),
+        )
+    ).all()
+    return [r for r in rows if r is not None]
 
 
 def _due(alert: Alert, step: int) -> bool:

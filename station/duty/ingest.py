@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -330,12 +331,17 @@ class MqttIngest:
         except queue.Empty:
             return []
         batch = [first]
-        wait_s = self._settings.ingest_batch_wait_ms / 1000
+        # One deadline for the whole batch: under steady load a per-message wait never
+        # expires, and every batch would wait to fill up, adding its whole fill time.
+        deadline = time.monotonic() + self._settings.ingest_batch_wait_ms / 1000
         limit = self._settings.ingest_batch_size
         while len(batch) < limit:
+            remaining = deadline - time.monotonic()
             try:
                 batch.append(
-                    self._inbox.get(timeout=wait_s) if wait_s else self._inbox.get_nowait()
+                    self._inbox.get(timeout=remaining)
+                    if remaining > 0
+                    else self._inbox.get_nowait()
                 )
             except queue.Empty:
                 break

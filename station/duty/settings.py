@@ -7,6 +7,9 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from station.duty.delivery import RetryPolicy
+from station.duty.notify import ChannelSettings
+
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "change-me-please", "changeme", "secret", "password", "dev-token"}
 )
@@ -79,6 +82,13 @@ class DutySettings(BaseSettings):
     )
     reopen_window_s: float = Field(
         default=600, ge=0, description="A resolved alert firing again within this reopens."
+    )
+    notifiers: dict[str, ChannelSettings] = Field(
+        default_factory=dict,
+        description="Named channels (WeCom/DingTalk robots, SMS) that escalation pages through.",
+    )
+    delivery_retry: RetryPolicy = Field(
+        default_factory=RetryPolicy, description="Attempts and backoff per notice."
     )
     start_ingest: bool = Field(default=True, description="Consume MQTT in this process.")
     start_scheduler: bool = Field(default=True, description="Run scheduled jobs here.")

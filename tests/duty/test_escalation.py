@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, NodeState, NodeStatus, NodeTopics, TopicKind
 from station.duty import alerts
-from station.duty.escalation import EscalationService
+from station.duty.escalation import EscalationService, unescalated
 from station.duty.ingest import Inbound, IngestPipeline
 from station.duty.models import Alert, AlertAction, AlertPublic
 from station.duty.nodes import NodeDirectory
@@ -188,3 +188,22 @@ def test_offline_station_suppresses_sensor_alerts_but_never_hazards(
         ids = {a.kind: a.id for a in rows}
     assert flags == [("station_offline", False), ("heat", True), ("fire", False)]
     assert escalated == {ids["station_offline"], ids["fire"]}
+
+
+def test_sweep_starts_escalation_that_never_started_and_only_once(
+    engine: Engine, clock: ManualClock
+) -> None:
+    sched, pager = RecordingScheduler(), RecordingPager()
+    service = EscalationService(engine, clock, sched, pager)
+    # No fast path: as if cloud-duty stopped between storing the alert and escalating it.
+    IngestPipeline(engine, clock, _directory()).process(
+        [inbound(event("ev-1", clock.now(), kind=EventKind.FALL))]
+    )
+    with Session(engine) as session:
+        pending = unescalated(session)
+    assert len(pending) == 1
+    service.start(pending)
+    service.start(pending)  # the fast path and the sweep both fire: one start
+    assert [job[1] for job in sched.jobs] == [0]
+    with Session(engine) as session:
+        assert unescalated(session) == []
