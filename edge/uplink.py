@@ -16,6 +16,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import CloudConfig
+from edge.device_link import no_delay
 from edge.outbox import Outbox, OutboxRow
 from station.contracts import (
     Command,
@@ -199,6 +200,7 @@ class Uplink:
         client.will_set(self._status_topic, will, qos=1, retain=True)
         client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
         client.on_connect = self._on_connect
+        client.on_socket_open = no_delay
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message

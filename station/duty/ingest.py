@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import queue
+import socket
 import threading
 import time
 from collections.abc import Callable
@@ -82,6 +83,12 @@ class _Sorted:
     visits: list[Visit] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
     nodes: set[str] = field(default_factory=set)
+
+
+def _no_delay(_client: mqtt.Client, _userdata: object, sock: object) -> None:
+    # Acks and commands are tiny packets; Nagle's algorithm would hold each ~40 ms.
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 def parse_node(topic: str) -> str:
@@ -257,6 +264,7 @@ class MqttIngest:
             client.tls_set(ca_certs=s.mqtt_tls_ca_file)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
+        client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         return client
