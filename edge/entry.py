@@ -1,0 +1,349 @@
+"""Entry: a QR code or a matched face -> unlock -> the door contact confirms -> a Visit.
+
+Works with the cloud unreachable: tokens verify offline with cloud-duty's public key, the
+replay cache and revocation list live in a local file, and visits wait in the outbox.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import threading
+import uuid
+from collections import deque
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from edge.devices import DeviceChange
+from edge.entry_store import AuditEntry, EntryStore
+from station.contracts import (
+    Command,
+    CommandOutcome,
+    Message,
+    NodeTopics,
+    TopicKind,
+    Visit,
+    VisitMethod,
+)
+from station.tokens import RefusalReason, TokenRefusedError, TokenVerifier
+from vision.qr import Frame, QrReader
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], datetime]
+
+
+class DoorOpener(Protocol):
+    """The door lock as entry needs it; edge.devices.DoorLock fits."""
+
+    def request_unlock(self, reason: str) -> None:
+        """Send UNLOCK to the lock (never retained) without waiting."""
+
+
+class VisitSink(Protocol):
+    """Where visit records go; edge.uplink.Uplink (durable outbox) fits."""
+
+    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int:
+        """Queue a message durably for the cloud."""
+
+
+class EntryConfig(BaseModel):
+    """How this node's door admits people."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    station_id: str = Field(min_length=1, max_length=64, description="This node's station.")
+    region: str = Field(default="", max_length=100, description="Region scope tokens may name.")
+    public_key: str = Field(min_length=40, max_length=64, description="cloud-duty's entry key.")
+    state_path: Path = Field(description="SQLite file: replay cache, revocations, audit log.")
+    leeway_s: float = Field(default=5, ge=0, le=120, description="Clock skew tolerated.")
+    confirm_timeout_s: float = Field(
+        default=15, gt=0, le=300, description="How long an unlock waits for the door to open."
+    )
+    visit_timeout_s: float = Field(
+        default=4 * 3600, gt=0, description="A visit with no exit seen ends after this."
+    )
+    exit_window_s: float = Field(
+        default=20,
+        gt=0,
+        description="A count drop this soon after an opening is an exit.",
+    )
+    repeat_ignore_s: float = Field(
+        default=3, ge=0, le=60, description="The same code seen again this soon is one showing."
+    )
+    failure_limit: int = Field(default=3, ge=1, description="Failures before slowing down.")
+    failure_window_s: float = Field(default=60, gt=0, description="Window failures count in.")
+    lockout_s: float = Field(
+        default=10, gt=0, le=600, description="First pause after too many failures; doubles."
+    )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What the door did with one showing."""
+
+    allowed: bool
+    method: VisitMethod
+    member_id: str | None
+    reason: str
+
+
+@dataclass
+class _Pending:
+    member_id: str | None
+    method: VisitMethod
+    at: datetime
+
+
+class FailureThrottle:
+    """Slows down repeated failures from one code or face: pauses that double each time."""
+
+    def __init__(self, limit: int, window_s: float, lockout_s: float) -> None:
+        self._limit = limit
+        self._window = timedelta(seconds=window_s)
+        self._lockout_s = lockout_s
+        self._failures: dict[str, deque[datetime]] = {}
+        self._blocked_until: dict[str, datetime] = {}
+        self._strikes: dict[str, int] = {}
+
+    def blocked(self, key: str, now: datetime) -> bool:
+        """Return whether attempts from `key` are paused now."""
+        until = self._blocked_until.get(key)
+        return until is not None and now < until
+
+    def fail(self, key: str, now: datetime) -> None:
+        """Count a failure; too many in the window start (or lengthen) a pause."""
+        recent = self._failures.setdefault(key, deque())
+        recent.append(now)
+        while recent and now - recent[0] > self._window:
+            recent.popleft()
+        if len(recent) >= self._limit:
+            strikes = self._strikes.get(key, 0)
+            self._strikes[key] = strikes + 1
+            self._blocked_until[key] = now + timedelta(seconds=self._lockout_s * 2**strikes)
+            recent.clear()
+
+    def succeed(self, key: str) -> None:
+        """Forget a key's failures."""
+        for table in (self._failures, self._blocked_until, self._strikes):
+            table.pop(key, None)
+
+
+class EntryController:
+    """Decides, unlocks, and turns confirmed openings into Visit records."""
+
+    def __init__(
+        self,
+        node_id: str,
+        config: EntryConfig,
+        store: EntryStore,
+        door: DoorOpener,
+        visits: VisitSink,
+        clock: Clock,
+    ) -> None:
+        """Wire the controller; nothing runs until something is shown to it."""
+        self.node_id = node_id
+        self.config = config
+        self.store = store
+        self._verifier = TokenVerifier(
+            config.public_key, config.station_id, config.region, config.leeway_s
+        )
+        self._door = door
+        self._visits = visits
+        self._clock = clock
+        self._topic = NodeTopics(node_id).topic(TopicKind.VISIT)
+        self._throttle = FailureThrottle(
+            config.failure_limit, config.failure_window_s, config.lockout_s
+        )
+        self._lock = threading.RLock()
+        self._pending: deque[_Pending] = deque()
+        self._inside: deque[Visit] = deque()
+        self._last_seen: tuple[str, datetime] | None = None
+        self._opened_at: datetime | None = None
+        self._person_count: int | None = None
+
+    # -- showings ---------------------------------------------------------------------------
+
+    def present_qr(self, text: str) -> Decision | None:
+        """Check a code from the camera or a scanner; None when it repeats the last showing."""
+        now = self._clock()
+        digest = hashlib.sha256(text.encode(errors="replace")).hexdigest()[:16]
+        with self._lock:
+            if self._repeat(digest, now):
+                return None
+            key = f"qr:{digest}"
+            if self._throttle.blocked(key, now):
+                return self._refuse(VisitMethod.QR, None, "throttled", key, now, count=False)
+            try:
+                claims = self._verifier.verify(text, now)
+            except TokenRefusedError as err:
+                return self._refuse(VisitMethod.QR, None, err.reason.value, key, now)
+            if self.store.is_revoked(claims.member_id):
+                return self._refuse(
+                    VisitMethod.QR, claims.member_id, RefusalReason.REVOKED, key, now
+                )
+            if not self.store.use_nonce(claims.nonce, claims.expires_at, now):
+                return self._refuse(
+                    VisitMethod.QR, claims.member_id, RefusalReason.REPLAYED, key, now
+                )
+            self._throttle.succeed(key)
+            return self._admit(VisitMethod.QR, claims.member_id, now)
+
+    def present_face(
+        self, member_id: str | None, face_key: str, failed: str | None = None
+    ) -> Decision:
+        """Act on a face the gallery matched (after agreement and liveness), or failed to."""
+        now = self._clock()
+        key = f"face:{face_key}"
+        with self._lock:
+            if self._throttle.blocked(key, now):
+                return self._refuse(VisitMethod.FACE, member_id, "throttled", key, now, count=False)
+            if failed is not None or member_id is None:
+                return self._refuse(VisitMethod.FACE, member_id, failed or "no_match", key, now)
+            if self.store.is_revoked(member_id):
+                return self._refuse(VisitMethod.FACE, member_id, RefusalReason.REVOKED, key, now)
+            self._throttle.succeed(key)
+            return self._admit(VisitMethod.FACE, member_id, now)
+
+    def remote_unlock(self, command: Command) -> tuple[CommandOutcome, str]:
+        """Run a remote UNLOCK from cloud-duty (the uplink already refused expired ones)."""
+        member = command.args.get("member_id")
+        member_id = member if isinstance(member, str) and member else None
+        with self._lock:
+            self._admit(VisitMethod.REMOTE, member_id, self._clock(), by=command.issued_by)
+        return CommandOutcome.DONE, "unlock sent"
+
+    # -- the door and the room --------------------------------------------------------------
+
+    def door_changed(self, is_open: bool) -> None:
+        """Take the door contact: an opening confirms a pending entry or is an exit."""
+        if not is_open:
+            return
+        now = self._clock()
+        with self._lock:
+            self._expire_pending(now)
+            self._opened_at = now
+            if self._pending:
+                self._enter(self._pending.popleft(), now)
+
+    def person_count(self, count: int) -> None:
+        """Take the room's person count; a drop just after an opening closes visits."""
+        now = self._clock()
+        with self._lock:
+            before, self._person_count = self._person_count, count
+            recent = self._opened_at is not None and (
+                now - self._opened_at <= timedelta(seconds=self.config.exit_window_s)
+            )
+            if before is None or count >= before or not recent:
+                return
+            # Who left is unknown to the door; the longest stay is the likeliest to end.
+            for _ in range(min(before - count, len(self._inside))):
+                self._exit(self._inside.popleft(), now, "door and count")
+
+    def tick(self) -> None:
+        """End unconfirmed unlocks and visits past the timeout; call every few seconds."""
+        now = self._clock()
+        with self._lock:
+            self._expire_pending(now)
+            limit = timedelta(seconds=self.config.visit_timeout_s)
+            while self._inside and now - self._inside[0].entered_at >= limit:
+                self._exit(self._inside.popleft(), now, "timeout")
+
+    def inside(self) -> list[Visit]:
+        """Return the open visits, oldest first."""
+        with self._lock:
+            return list(self._inside)
+
+    # -- internals --------------------------------------------------------------------------
+
+    def _repeat(self, digest: str, now: datetime) -> bool:
+        last = self._last_seen
+        self._last_seen = (digest, now)
+        window = timedelta(seconds=self.config.repeat_ignore_s)
+        return (
+            window > timedelta()
+            and last is not None
+            and last[0] == digest
+            and (now - last[1] <= window)
+        )
+
+    def _refuse(
+        self,
+        method: VisitMethod,
+        member_id: str | None,
+        reason: str,
+        key: str,
+        now: datetime,
+        count: bool = True,
+    ) -> Decision:
+        if count:
+            self._throttle.fail(key, now)
+        self.store.audit(AuditEntry(now, method.value, member_id, "refused", reason))
+        log.info("entry refused (%s): %s", method.value, reason)
+        return Decision(False, method, member_id, reason)
+
+    def _admit(
+        self, method: VisitMethod, member_id: str | None, now: datetime, by: str = ""
+    ) -> Decision:
+        reason = f"remote by {by}" if by else "ok"
+        if member_id is not None and any(v.member_id == member_id for v in self._inside):
+            # Welfare stations never keep anyone out: passback is noted, not enforced.
+            reason += "; anti-passback: already inside"
+            log.warning("anti-passback: member %s entered again without an exit", member_id)
+        self._door.request_unlock(f"{method.value} entry")
+        self._pending.append(_Pending(member_id, method, now))
+        self.store.audit(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        return Decision(True, method, member_id, reason)
+
+    def _expire_pending(self, now: datetime) -> None:
+        limit = timedelta(seconds=self.config.confirm_timeout_s)
+        while self._pending and now - self._pending[0].at > limit:
+            gone = self._pending.popleft()
+            self.store.audit(
+                AuditEntry(now, gone.method.value, gone.member_id, "not_entered", "door not opened")
+            )
+
+    def _enter(self, pending: _Pending, now: datetime) -> None:
+        visit = Visit(
+            visit_id=f"v-{uuid.uuid4().hex}",
+            node_id=self.node_id,
+            member_id=pending.member_id,
+            method=pending.method,
+            entered_at=now,
+        )
+        self._inside.append(visit)
+        self._visits.send(self._topic, visit)
+
+    def _exit(self, visit: Visit, now: datetime, how: str) -> None:
+        log.info("visit %s ended (%s)", visit.visit_id, how)
+        self._visits.send(self._topic, visit.model_copy(update={"exited_at": now}))
+
+
+def feed_scanner(controller: EntryController, lines: Iterable[str]) -> None:
+    """Feed codes from a keyboard-wedge scanner (one code per line) to the controller."""
+    for line in lines:
+        text = line.strip()
+        if text:
+            controller.present_qr(text)
+
+
+def contact_listener(controller: EntryController, door_id: str) -> Callable[[DeviceChange], None]:
+    """Return a registry listener that passes the door contact of `door_id` to entry."""
+
+    def listen(change: DeviceChange) -> None:
+        # A retained contact state is the door as it was, not an opening happening now.
+        if change.device_id == door_id and change.entity == "contact" and not change.retained:
+            controller.door_changed(bool(change.value))
+
+    return listen
+
+
+def qr_from_frame(controller: EntryController, reader: QrReader, frame: Frame) -> Decision | None:
+    """Look for a QR code in a camera frame and show it to the controller."""
+    text = reader.read(frame)
+    return controller.present_qr(text) if text is not None else None

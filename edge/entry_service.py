@@ -1,0 +1,160 @@
+"""The node's entry service: QR and face at the door camera, remote unlock, periodic sync.
+
+The composition root builds one from the `entry` settings once the station devices and the
+uplink exist, calls on_frame() with each door-camera frame, and start()/stop() around it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from edge.device_link import StationDevices
+from edge.entry import (
+    Clock,
+    Decision,
+    EntryConfig,
+    EntryController,
+    contact_listener,
+    qr_from_frame,
+)
+from edge.entry_store import EntryStore
+from edge.entry_sync import EntrySyncError, sync_entry
+from edge.face_entry import FaceGate
+from edge.gallery import FaceGallery, new_gallery_key
+from edge.uplink import Uplink
+from station.contracts import CommandName, utcnow
+from vision.faces import DEFAULT_THRESHOLD, FaceEngine, FaceModelPaths
+from vision.qr import Frame, QrReader
+
+log = logging.getLogger(__name__)
+
+_TICK_S = 1.0
+
+
+class FaceEntrySettings(BaseModel):
+    """Face entry: models, the encrypted gallery, and how sure the door must be."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    yunet: Path = Field(description="YuNet ONNX file (face_detection_yunet_2023mar.onnx).")
+    dlib_dir: Path | None = Field(
+        default=None, description="Folder of dlib's .dat files; none: the installed wheel's."
+    )
+    gallery_path: Path = Field(description="Encrypted gallery file.")
+    gallery_key_file: Path = Field(
+        description="Gallery key (made, mode 0600, on first start); keep it off the gallery's disk."
+    )
+    threshold: float = Field(
+        default=DEFAULT_THRESHOLD, gt=0, le=1.2, description="Largest descriptor distance."
+    )
+    frames: int = Field(default=3, ge=1, le=30, description="Agreeing frames before opening.")
+    liveness_frames: int = Field(
+        default=60, ge=2, le=600, description="Frames a matched face has to blink in."
+    )
+
+
+class EntrySettings(BaseModel):
+    """The `entry` section of a node's configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: EntryConfig = Field(description="Station, verify key, state file, timings.")
+    duty_url: str = Field(pattern=r"^https?://", description="cloud-duty's base URL for sync.")
+    duty_token: SecretStr = Field(description="The node's API token for cloud-duty.")
+    sync_interval_s: float = Field(
+        default=60, gt=0, le=3600, description="How often revocations and withdrawals sync."
+    )
+    face: FaceEntrySettings | None = Field(default=None, description="None: QR only.")
+
+
+def load_gallery_key(path: Path) -> bytes:
+    """Read the gallery key, making it (readable by this user only) on first start."""
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "wb") as file:
+            file.write(new_gallery_key())
+    return path.read_bytes().strip()
+
+
+class EntryService:
+    """Entry on one node, wired to its station devices and its uplink."""
+
+    def __init__(
+        self,
+        node_id: str,
+        settings: EntrySettings,
+        devices: StationDevices,
+        uplink: Uplink,
+        clock: Clock = utcnow,
+    ) -> None:
+        """Build the controller, the QR reader and, if configured, the face gate."""
+        self.settings = settings
+        self.store = EntryStore(settings.policy.state_path)
+        door = devices.door
+        self.controller = EntryController(node_id, settings.policy, self.store, door, uplink, clock)
+        devices.registry.listen(contact_listener(self.controller, door.device_id))
+        uplink.on_command(CommandName.UNLOCK, self.controller.remote_unlock)
+        self._reader = QrReader()
+        self.gallery: FaceGallery | None = None
+        self._faces: FaceGate | None = None
+        if settings.face is not None:
+            self._faces = self._face_gate(settings.face)
+        token = settings.duty_token.get_secret_value()
+        self._http = httpx.Client(
+            base_url=settings.duty_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._housekeeping, name="entry", daemon=True)
+
+    def _face_gate(self, face: FaceEntrySettings) -> FaceGate:
+        self.gallery = FaceGallery(
+            face.gallery_path, load_gallery_key(face.gallery_key_file), face.threshold
+        )
+        engine = FaceEngine(FaceModelPaths.standard(face.yunet, face.dlib_dir))
+        return FaceGate(engine, self.gallery, self.controller, face.frames, face.liveness_frames)
+
+    def on_frame(self, image: Frame) -> Decision | None:
+        """Look for a QR code, then (if enabled) a face, in one door-camera frame."""
+        decision = qr_from_frame(self.controller, self._reader, image)
+        if decision is None and self._faces is not None:
+            decision = self._faces.on_frame(image)
+        return decision
+
+    def sync(self) -> bool:
+        """Pull revocations and withdrawals now; False (state kept) when the cloud is away."""
+        try:
+            sync_entry(self._http, self.store, self.gallery, self.settings.policy.public_key)
+        except EntrySyncError as err:
+            log.info("%s; keeping the last entry state", err)
+            return False
+        return True
+
+    def start(self) -> None:
+        """Start syncing and ticking in the background."""
+        self._thread.start()
+
+    def stop(self) -> None:
+        """Stop the background work and close the state file."""
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=15)
+        self._http.close()
+        self.store.close()
+
+    def _housekeeping(self) -> None:
+        next_sync = 0.0
+        elapsed = 0.0
+        while not self._stop.is_set():
+            if elapsed >= next_sync:
+                self.sync()
+                next_sync = elapsed + self.settings.sync_interval_s
+            self.controller.tick()
+            self._stop.wait(_TICK_S)
+            elapsed += _TICK_S

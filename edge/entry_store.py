@@ -1,0 +1,108 @@
+"""The node's entry state in one SQLite file: replay cache, revocations and the audit log.
+
+It survives a restart: a token used once stays used until it expires, a revoked member stays
+revoked until cloud-duty says otherwise, and every door decision is kept for the audit.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS used_nonce (
+    nonce TEXT PRIMARY KEY,
+    expires_at REAL NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_member (
+    member_id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS audit (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    at REAL NOT NULL,
+    method TEXT NOT NULL,
+    member_id TEXT,
+    outcome TEXT NOT NULL,
+    reason TEXT NOT NULL
+);
+"""
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One door decision."""
+
+    at: datetime
+    method: str
+    member_id: str | None
+    outcome: str
+    reason: str
+
+
+class EntryStore:
+    """Durable entry state; safe to share between the node's threads."""
+
+    def __init__(self, path: Path) -> None:
+        """Open (or create) the state file."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.Lock()
+        with self._lock:
+            self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        """Close the file."""
+        with self._lock:
+            self._conn.close()
+
+    def use_nonce(self, nonce: str, expires_at: datetime, now: datetime) -> bool:
+        """Mark a token's nonce used; return False if it was used before (a replay)."""
+        with self._lock:
+            self._conn.execute("DELETE FROM used_nonce WHERE expires_at < ?", (now.timestamp(),))
+            cursor = self._conn.execute(
+                "INSERT OR IGNORE INTO used_nonce (nonce, expires_at) VALUES (?, ?)",
+                (nonce, expires_at.timestamp()),
+            )
+        return cursor.rowcount == 1
+
+    def set_revoked(self, member_ids: set[str]) -> None:
+        """Replace the revocation list with cloud-duty's current one."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("DELETE FROM revoked_member")
+            self._conn.executemany(
+                "INSERT INTO revoked_member (member_id) VALUES (?)", [(m,) for m in member_ids]
+            )
+            self._conn.execute("COMMIT")
+
+    def is_revoked(self, member_id: str) -> bool:
+        """Return whether a member is on the revocation list."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM revoked_member WHERE member_id = ?", (member_id,)
+            ).fetchone()
+        return row is not None
+
+    def audit(self, entry: AuditEntry) -> None:
+        """Append one decision to the audit log."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT INTO audit (at, method, member_id, outcome, reason) VALUES (?, ?, ?, ?, ?)",
+                (entry.at.timestamp(), entry.method, entry.member_id, entry.outcome, entry.reason),
+            )
+
+    def audit_log(self, limit: int = 100) -> list[AuditEntry]:
+        """Return the newest decisions, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT at, method, member_id, outcome, reason FROM audit ORDER BY id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [
+            AuditEntry(datetime.fromtimestamp(r[0], UTC), r[1], r[2], r[3], r[4])
+            for r in reversed(rows)
+        ]

@@ -1,0 +1,196 @@
+"""Compact signed entry tokens (Ed25519): issued by cloud-duty, verified offline by nodes.
+
+A token is `UWS1.<claims>.<signature>`, both parts base64url without padding. The claims are
+compact JSON: pseudonymous member id, the stations (or `region:<name>`) it opens, issue and
+expiry time in Unix seconds, and a random nonce that makes each token single-use.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from typing import Any, Final
+
+import segno
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+PREFIX: Final = "UWS1"
+MAX_TOKEN_CHARS: Final = 600
+MAX_SCOPES: Final = 8
+DEFAULT_TTL_S: Final = 30
+_ID_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-:")
+
+
+class RefusalReason(StrEnum):
+    """Why a node refuses an entry token."""
+
+    MALFORMED = "malformed"
+    FORGED = "forged"
+    EXPIRED = "expired"
+    NOT_YET_VALID = "not_yet_valid"
+    WRONG_STATION = "wrong_station"
+    REPLAYED = "replayed"
+    REVOKED = "revoked"
+
+
+class TokenRefusedError(ValueError):
+    """A token that does not open this door; `reason` says which check failed."""
+
+    def __init__(self, reason: RefusalReason, detail: str) -> None:
+        super().__init__(f"{reason.value}: {detail}")
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class EntryClaims:
+    """What a valid token says."""
+
+    member_id: str
+    scopes: tuple[str, ...]
+    issued_at: datetime
+    expires_at: datetime
+    nonce: str
+
+    def opens(self, station_id: str, region: str) -> bool:
+        """Return whether the token is good for this station (by id or by region)."""
+        return station_id in self.scopes or (bool(region) and f"region:{region}" in self.scopes)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _check_id(value: str, what: str) -> str:
+    if not value or len(value) > 64 or not set(value) <= _ID_CHARS:
+        raise ValueError(f"{what} {value[:80]!r} is not a plain id of up to 64 characters")
+    return value
+
+
+def new_private_key() -> bytes:
+    """Return a fresh Ed25519 private key as its 32 raw bytes."""
+    return Ed25519PrivateKey.generate().private_bytes_raw()
+
+
+def public_key_of(private_key: bytes) -> str:
+    """Return the base64url public key that nodes verify with."""
+    return _b64(Ed25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw())
+
+
+class TokenSigner:
+    """Issues tokens with cloud-duty's private key."""
+
+    def __init__(self, private_key: bytes) -> None:
+        self._key = Ed25519PrivateKey.from_private_bytes(private_key)
+
+    def issue(
+        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int = DEFAULT_TTL_S
+    ) -> tuple[str, EntryClaims]:
+        """Sign a token for a member, good for `scopes` from now for `ttl_s` seconds."""
+        if not scopes or len(scopes) > MAX_SCOPES:
+            raise ValueError(f"a token needs 1 to {MAX_SCOPES} stations or regions")
+        if not 1 <= ttl_s <= 7 * 24 * 3600:
+            raise ValueError("ttl_s must be between 1 s and 7 days")
+        start = int(now.timestamp())
+        claims = {
+            "m": _check_id(member_id, "member id"),
+            "s": [_check_id(s, "scope") for s in scopes],
+            "i": start,
+            "e": start + ttl_s,
+            "n": _b64(secrets.token_bytes(12)),
+        }
+        body = json.dumps(claims, separators=(",", ":")).encode()
+        token = f"{PREFIX}.{_b64(body)}.{_b64(self._key.sign(body))}"
+        return token, _claims(claims)
+
+
+def _claims(raw: dict[str, Any]) -> EntryClaims:
+    return EntryClaims(
+        member_id=raw["m"],
+        scopes=tuple(raw["s"]),
+        issued_at=datetime.fromtimestamp(raw["i"], UTC),
+        expires_at=datetime.fromtimestamp(raw["e"], UTC),
+        nonce=raw["n"],
+    )
+
+
+def _parse(token: str) -> tuple[bytes, bytes, dict[str, Any]]:
+    """Split and decode a token; raise MALFORMED for anything that is not one."""
+    if len(token) > MAX_TOKEN_CHARS:
+        raise TokenRefusedError(RefusalReason.MALFORMED, f"token of {len(token)} characters")
+    parts = token.strip().split(".")
+    if len(parts) != 3 or parts[0] != PREFIX:
+        raise TokenRefusedError(RefusalReason.MALFORMED, "not a UWS1 entry token")
+    try:
+        body, signature = _unb64(parts[1]), _unb64(parts[2])
+        raw = json.loads(body)
+    except (binascii.Error, ValueError) as err:
+        raise TokenRefusedError(RefusalReason.MALFORMED, "undecodable token") from err
+    if not _well_formed(raw):
+        raise TokenRefusedError(RefusalReason.MALFORMED, "claims of the wrong shape")
+    return body, signature, raw
+
+
+def _well_formed(raw: Any) -> bool:
+    if not isinstance(raw, dict) or set(raw) != {"m", "s", "i", "e", "n"}:
+        return False
+    scopes = raw["s"]
+    return (
+        isinstance(raw["m"], str)
+        and isinstance(scopes, list)
+        and 0 < len(scopes) <= MAX_SCOPES
+        and all(isinstance(s, str) for s in scopes)
+        and all(isinstance(raw[k], int) and 0 <= raw[k] < 2**40 for k in ("i", "e"))
+        and isinstance(raw["n"], str)
+        and 0 < len(raw["n"]) <= 32
+    )
+
+
+class TokenVerifier:
+    """Checks signature, validity window and scope, offline, with cloud-duty's public key."""
+
+    def __init__(
+        self, public_key: str, station_id: str, region: str = "", leeway_s: float = 5
+    ) -> None:
+        try:
+            self._key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
+        except (binascii.Error, ValueError) as err:
+            raise ValueError("the entry public key is not a base64url Ed25519 key") from err
+        self._station_id = station_id
+        self._region = region
+        self._leeway = timedelta(seconds=leeway_s)
+
+    def verify(self, token: str, now: datetime) -> EntryClaims:
+        """Return the claims of a good token or raise TokenRefusedError with the reason."""
+        body, signature, raw = _parse(token)
+        try:
+            self._key.verify(signature, body)
+        except InvalidSignature as err:
+            raise TokenRefusedError(RefusalReason.FORGED, "signature does not verify") from err
+        claims = _claims(raw)
+        if now + self._leeway < claims.issued_at:
+            raise TokenRefusedError(RefusalReason.NOT_YET_VALID, f"valid from {claims.issued_at}")
+        if now - self._leeway >= claims.expires_at:
+            raise TokenRefusedError(RefusalReason.EXPIRED, f"expired at {claims.expires_at}")
+        if not claims.opens(self._station_id, self._region):
+            raise TokenRefusedError(
+                RefusalReason.WRONG_STATION, f"good for {', '.join(claims.scopes)}"
+            )
+        return claims
+
+
+def qr_png(token: str, scale: int = 8) -> bytes:
+    """Render a token as a PNG QR code (medium error correction, quiet zone kept)."""
+    buffer = io.BytesIO()
+    segno.make_qr(token, error="m").save(buffer, kind="png", scale=scale, border=4)
+    return buffer.getvalue()
