@@ -35,6 +35,7 @@ from station.contracts import (
     NodeHealth,
     NodeStatus,
     NodeTopics,
+    StationState,
     TopicKind,
     Visit,
     decode_for_topic,
@@ -45,7 +46,12 @@ from station.duty.alerts import DEFAULT_REOPEN_WINDOW, AlertBook, apply_event
 from station.duty.clock import Clock
 from station.duty.commands import apply_result
 from station.duty.models import EventRecord
-from station.duty.nodes import NodeDirectory, apply_heartbeats, apply_status
+from station.duty.nodes import (
+    NodeDirectory,
+    apply_device_states,
+    apply_heartbeats,
+    apply_status,
+)
 from station.duty.settings import DutySettings
 from station.duty.snapshots import SnapshotStore
 from station.duty.visits import apply_visit
@@ -82,6 +88,7 @@ class _Sorted:
     events: list[Event] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
+    states: dict[str, StationState] = field(default_factory=dict)
     nodes: set[str] = field(default_factory=set)
 
 
@@ -180,6 +187,7 @@ class IngestPipeline:
                 apply_visit(session, stations[visit.node_id], visit)
             for result in work.results:
                 apply_result(session, result)
+            apply_device_states(session, work.states)
             book.post()
             changed = bool(session.info.get("feed_changes"))
             session.commit()
@@ -201,6 +209,8 @@ class IngestPipeline:
                 work.visits.append(message)
             elif isinstance(message, CommandResult):
                 work.results.append(message)
+            elif isinstance(message, StationState):
+                work.states[node_id] = message
         return work
 
     def _unknown_count(self, decoded: list[tuple[str, Message]], stations: dict[str, str]) -> int:
@@ -238,6 +248,7 @@ class MqttIngest:
         TopicKind.VISIT,
         TopicKind.CMD_RESULT,
         TopicKind.SNAPSHOT,
+        TopicKind.STATE,
     )
 
     def __init__(self, settings: DutySettings, pipeline: IngestPipeline) -> None:

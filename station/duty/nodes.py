@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import JSON, Table, bindparam, text, update
 from sqlmodel import Session, col, select
 
-from station.contracts import NodeHealth, NodeState, NodeStatus
+from station.contracts import NodeHealth, NodeState, NodeStatus, StationState
 from station.duty.alerts import STATION_OFFLINE, AlertBook
 from station.duty.models import Node
 from station.duty.models import NodeState as StoredState
@@ -78,6 +78,15 @@ def apply_heartbeats(
         .values(last_seen_at=now, state=StoredState.ONLINE, health=bindparam("beat", type_=JSON)),
         [{"node_id": n, "beat": json.loads(h)} for n, h in zip(ids, healths, strict=True)],
     )
+
+
+def apply_device_states(session: Session, states: dict[str, StationState]) -> None:
+    """Keep each node's latest report of its station's devices."""
+    for node_id, state in states.items():
+        node = session.get(Node, node_id)
+        if node is not None:
+            node.devices = state.model_dump(mode="json", by_alias=True)
+            session.add(node)
 
 
 def apply_status(

@@ -9,7 +9,16 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from station.contracts import EventKind, EventPhase, NodeState, NodeStatus, NodeTopics, TopicKind
+from station.contracts import (
+    DeviceSnapshot,
+    EventKind,
+    EventPhase,
+    NodeState,
+    NodeStatus,
+    NodeTopics,
+    StationState,
+    TopicKind,
+)
 from station.duty.alerts import STATION_OFFLINE, AlertBook
 from station.duty.ingest import Inbound, IngestPipeline
 from station.duty.models import Alert, EventRecord, Node
@@ -145,3 +154,23 @@ def test_last_will_raises_station_offline_alert(
         node = session.get(Node, "node-1")
         assert node is not None
         assert node.state == Stored.OFFLINE
+
+
+def test_device_states_are_kept_per_node(
+    pipeline: IngestPipeline, engine: Engine, clock: ManualClock
+) -> None:
+    topic = NodeTopics("node-1").topic(TopicKind.STATE)
+    door = DeviceSnapshot(device_id="door", available="online", values={"lock": "LOCKED"})
+    older = StationState(node_id="node-1", ts=clock.now(), devices=[door])
+    smoke = DeviceSnapshot(device_id="env", available="online", values={"smoke": True})
+    newer = StationState(node_id="node-1", ts=clock.now(), devices=[door, smoke])
+    pipeline.process([Inbound(topic, older.to_payload()), Inbound(topic, newer.to_payload())])
+    bad = older.to_payload().replace(b'"online"', b'"sideways"')
+    pipeline.process([Inbound(topic, bad)])
+    with Session(engine) as session:
+        node = session.get(Node, "node-1")
+        assert node is not None
+        assert node.devices is not None
+        assert [d["device_id"] for d in node.devices["devices"]] == ["door", "env"]
+        assert node.devices["devices"][1]["values"] == {"smoke": True}
+    assert pipeline.stats.rejected == 1
