@@ -56,6 +56,7 @@ class CameraStats:
     connected: bool
     reconnects: int
     frames: int
+    last_frame_age_s: float | None = None
 
 
 class _Ended(Enum):
@@ -80,6 +81,7 @@ class Camera:
         self._frame: Frame | None = None
         self._taken = -1
         self._count = 0
+        self._last_frame_at: float | None = None
         self._connected = False
         self._reconnects = 0
         self._thread: threading.Thread | None = None
@@ -120,7 +122,8 @@ class Camera:
     def stats(self) -> CameraStats:
         """Return connection state and counters."""
         with self._cond:
-            return CameraStats(self.camera_id, self._connected, self._reconnects, self._count)
+            age = None if self._last_frame_at is None else time.monotonic() - self._last_frame_at
+            return CameraStats(self.camera_id, self._connected, self._reconnects, self._count, age)
 
     # -- capture thread ---------------------------------------------------------------------
 
@@ -245,6 +248,7 @@ class Camera:
             index = self._count
             self._frame = Frame(image, index, ts)
             self._count += 1
+            self._last_frame_at = time.monotonic()
             self._cond.notify_all()
         return index
 

@@ -6,10 +6,22 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
+from edge.device_config import DevicesConfig, RulesConfig
+from edge.entry_config import EntrySettings
 from station.contracts import EntityId, NodeId
+from vision.pipeline import AnalysisSettings
 from vision.roles import Role
+from vision.weights import PACKAGE_PREFIX, ModelSpec
 
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -107,6 +119,15 @@ class PresenceConfig(_Section):
     )
 
 
+class PrivacyConfig(_Section):
+    """Snapshots attached to events, faces blurred before they leave the node."""
+
+    face_model: Path = Field(description="YuNet ONNX file for cv2.FaceDetectorYN.")
+    face_score: float = Field(default=0.5, gt=0, lt=1, description="Lowest face score blurred.")
+    snapshots: bool = Field(default=True, description="Attach a blurred JPEG to new events.")
+    jpeg_quality: int = Field(default=80, ge=10, le=100, description="Snapshot JPEG quality.")
+
+
 class OutboxConfig(_Section):
     """The durable queue of messages for the cloud."""
 
@@ -129,8 +150,34 @@ class EdgeConfig(_Section):
     presence: PresenceConfig = Field(
         default_factory=PresenceConfig, description="Presence event timings."
     )
+    analysis: AnalysisSettings | None = Field(
+        default=None,
+        description="Fall, fire/smoke and crowd analysis of the camera; none: presence only.",
+    )
+    models: list[ModelSpec] = Field(
+        default_factory=list,
+        description="Further models on the camera beside `detector` (e.g. a fire model).",
+    )
+    privacy: PrivacyConfig | None = Field(
+        default=None, description="Blurred snapshots on events; none: no snapshots."
+    )
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Heartbeat.")
+    devices: DevicesConfig | None = Field(
+        default=None, description="The station's MQTT devices; none: the node runs no rules."
+    )
+    rules: RulesConfig = Field(
+        default_factory=RulesConfig, description="Thresholds of the local safety rules."
+    )
+    entry: EntrySettings | None = Field(
+        default=None, description="Entry by QR code (and face) at the door; needs `devices`."
+    )
+
+    @model_validator(mode="after")
+    def _entry_needs_a_door(self) -> EdgeConfig:
+        if self.entry is not None and self.devices is None:
+            raise ValueError("entry opens the door, so it needs a `devices` section")
+        return self
 
 
 def load_config(path: Path | str) -> EdgeConfig:
@@ -169,13 +216,28 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
     camera = config.camera
     if camera.is_file:
         camera = camera.model_copy(update={"source": str(resolve(Path(str(camera.source))))})
+    models = [
+        spec
+        if spec.model.startswith(PACKAGE_PREFIX)
+        else spec.model_copy(update={"model": str(resolve(Path(spec.model)))})
+        for spec in config.models
+    ]
+    privacy = config.privacy
+    if privacy is not None:
+        privacy = privacy.model_copy(update={"face_model": resolve(privacy.face_model)})
     cloud = config.cloud
     if cloud.tls_ca_file is not None:
         cloud = cloud.model_copy(update={"tls_ca_file": resolve(cloud.tls_ca_file)})
+    if config.devices is not None:
+        config = config.model_copy(update={"devices": config.devices.resolved(base)})
+    if config.entry is not None:
+        config = config.model_copy(update={"entry": config.entry.resolved(base)})
     return config.model_copy(
         update={
             "camera": camera,
             "cloud": cloud,
+            "models": models,
+            "privacy": privacy,
             "detector": config.detector.model_copy(
                 update={"model": resolve(config.detector.model)}
             ),

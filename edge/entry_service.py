@@ -12,65 +12,28 @@ import threading
 from pathlib import Path
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from edge.device_link import StationDevices
 from edge.entry import (
     Clock,
     Decision,
-    EntryConfig,
     EntryController,
     contact_listener,
     qr_from_frame,
 )
+from edge.entry_config import EntrySettings, FaceEntrySettings
 from edge.entry_store import EntryStore
 from edge.entry_sync import EntrySyncError, sync_entry
 from edge.face_entry import FaceGate
 from edge.gallery import FaceGallery, new_gallery_key
 from edge.uplink import Uplink
 from station.contracts import CommandName, utcnow
-from vision.faces import DEFAULT_THRESHOLD, FaceEngine, FaceModelPaths
+from vision.faces import FaceEngine, FaceModelPaths
 from vision.qr import Frame, QrReader
 
 log = logging.getLogger(__name__)
 
 _TICK_S = 1.0
-
-
-class FaceEntrySettings(BaseModel):
-    """Face entry: models, the encrypted gallery, and how sure the door must be."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    yunet: Path = Field(description="YuNet ONNX file (face_detection_yunet_2023mar.onnx).")
-    dlib_dir: Path | None = Field(
-        default=None, description="Folder of dlib's .dat files; none: the installed wheel's."
-    )
-    gallery_path: Path = Field(description="Encrypted gallery file.")
-    gallery_key_file: Path = Field(
-        description="Gallery key (made, mode 0600, on first start); keep it off the gallery's disk."
-    )
-    threshold: float = Field(
-        default=DEFAULT_THRESHOLD, gt=0, le=1.2, description="Largest descriptor distance."
-    )
-    frames: int = Field(default=3, ge=1, le=30, description="Agreeing frames before opening.")
-    liveness_frames: int = Field(
-        default=60, ge=2, le=600, description="Frames a matched face has to blink in."
-    )
-
-
-class EntrySettings(BaseModel):
-    """The `entry` section of a node's configuration."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    policy: EntryConfig = Field(description="Station, verify key, state file, timings.")
-    duty_url: str = Field(pattern=r"^https?://", description="cloud-duty's base URL for sync.")
-    duty_token: SecretStr = Field(description="The node's API token for cloud-duty.")
-    sync_interval_s: float = Field(
-        default=60, gt=0, le=3600, description="How often revocations and withdrawals sync."
-    )
-    face: FaceEntrySettings | None = Field(default=None, description="None: QR only.")
 
 
 def load_gallery_key(path: Path) -> bytes:

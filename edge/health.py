@@ -88,6 +88,8 @@ class HealthReporter:
                     connected=stats.connected,
                     fps=frames.get(stats.camera_id, 0) / elapsed,
                     reconnects=stats.reconnects,
+                    frames=stats.frames,
+                    last_frame_age_s=stats.last_frame_age_s,
                 )
             )
         memory = self._process.memory_info().rss / (1024 * 1024)

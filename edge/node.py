@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from importlib import metadata
 from types import FrameType
 
+from edge.analysis import FrameAnalysis, build_blurrer, load_extra_models
 from edge.camera import Camera
 from edge.config import DetectorConfig, EdgeConfig, PresenceConfig
+from edge.device_link import LocalSafety
+from edge.device_report import DeviceStateReporter
+from edge.entry_service import EntryService
 from edge.health import HealthReporter
 from edge.outbox import Outbox
 from edge.uplink import Uplink
@@ -18,13 +22,17 @@ from station.contracts import (
     Event,
     EventKind,
     EventPhase,
+    EventSeverity,
     NodeHealth,
     NodeTopics,
     TopicKind,
     utcnow,
 )
 from vision.detector import Detector, YoloDetector
+from vision.events import HazardEvent
+from vision.fire import SensorReading
 from vision.presence import Phase, PresenceEvent, PresenceMonitor
+from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
 from vision.zones import Zone
 
@@ -65,18 +73,26 @@ def build_presence(config: PresenceConfig) -> PresenceMonitor:
 
 
 class EventPublisher:
-    """Turns vision's presence events into contract Events, numbering each event's messages."""
+    """Turns vision's events into contract Events, numbering each event's messages."""
 
-    def __init__(self, node_id: str, camera_id: str, send: Callable[[str, Event], object]) -> None:
-        """Publish events of one camera through `send(topic, event)`."""
+    def __init__(
+        self,
+        node_id: str,
+        camera_id: str,
+        send: Callable[[str, Event], object],
+        on_event: Callable[[Event], None] | None = None,
+    ) -> None:
+        """Publish events of one camera through `send(topic, event)`; tell `on_event` too."""
         self.node_id = node_id
         self.camera_id = camera_id
         self._send = send
+        self._on_event = on_event
         self._topic = NodeTopics(node_id).topic(TopicKind.EVENT)
         self._seq: dict[str, int] = {}
 
-    def publish(self, found: PresenceEvent, kind: EventKind = EventKind.PERSON) -> Event:
-        """Send one event message and return it."""
+    def publish(self, found: PresenceEvent | HazardEvent, *, has_snapshot: bool = False) -> Event:
+        """Send one event message and return it (presence events are of kind person)."""
+        kind = EventKind(found.kind.value) if isinstance(found, HazardEvent) else EventKind.PERSON
         seq = self._seq.get(found.event_id, 0)
         if found.phase is Phase.END:
             self._seq.pop(found.event_id, None)
@@ -94,8 +110,12 @@ class EventPublisher:
             score=min(max(found.score, 0.0), 1.0),
             zone=found.zone,
             count=found.count,
+            has_snapshot=has_snapshot,
+            severity=_severity(found),
         )
         self._send(self._topic, event)
+        if self._on_event is not None:
+            self._on_event(event)
         log.info(
             "event %s %s %s seq=%d camera=%s zone=%s count=%d score=%.2f",
             event.kind.value,
@@ -116,10 +136,11 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
     restore = _install_signal_handlers(stop)
     try:
         # The model loads first: a bad model path fails before anything goes on the wire.
-        detector = build_detector(config.detector)
+        models = [build_detector(config.detector), *load_extra_models(config)]
+        blurrer = build_blurrer(config.privacy)
         outbox = Outbox(config.outbox.path)
         try:
-            _run_parts(config, detector, outbox, stop)
+            _run_parts(config, models, outbox, stop, blurrer)
         finally:
             outbox.close()
     finally:
@@ -128,9 +149,16 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
 
 
 def _run_parts(
-    config: EdgeConfig, detector: Detector, outbox: Outbox, stop: threading.Event
+    config: EdgeConfig,
+    models: Sequence[Detector],
+    outbox: Outbox,
+    stop: threading.Event,
+    blurrer: FaceBlurrer | None = None,
 ) -> None:
     uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
+    safety = _start_local_safety(config, uplink)
+    reports = _start_device_reports(config, safety, uplink)
+    entry = _start_entry(config, safety, uplink)
     camera = Camera(config.camera)
     health = HealthReporter(config.node_id, [camera], outbox.depth)
     health_topic = uplink.topics.topic(TopicKind.HEALTH)
@@ -138,6 +166,8 @@ def _run_parts(
     def publish_health(report: NodeHealth) -> None:
         if not uplink.publish_now(health_topic, report):
             log.debug("health not sent: cloud link down")
+        if reports is not None:
+            reports.publish()
 
     uplink.start()
     camera.start()
@@ -147,44 +177,137 @@ def _run_parts(
         _analyse(
             config=config,
             camera=camera,
-            detector=detector,
+            models=models,
             health=health,
             uplink=uplink,
             stop=stop,
+            blurrer=blurrer,
+            sensors=_sensor_reader(safety),
+            on_event=_fire_to_rules(safety),
+            entry=entry,
         )
     finally:
         health.stop()
         camera.stop()
+        for part in (entry, reports, safety):
+            if part is not None:
+                part.stop()
         uplink.stop()
+
+
+def _start_local_safety(config: EdgeConfig, uplink: Uplink) -> LocalSafety | None:
+    """Start the device link and safety rules first: they must not wait on the camera or cloud."""
+    if config.devices is None:
+        return None
+    topic = uplink.topics.topic(TopicKind.EVENT)
+    safety = LocalSafety(
+        config.node_id, config.devices, config.rules, lambda event: uplink.send(topic, event)
+    )
+    safety.start(timeout_s=0)
+    return safety
+
+
+def _start_device_reports(
+    config: EdgeConfig, safety: LocalSafety | None, uplink: Uplink
+) -> DeviceStateReporter | None:
+    """Report the station's device states to the cloud, retained, on change."""
+    if safety is None:
+        return None
+    topic = uplink.topics.topic(TopicKind.STATE)
+    reporter = DeviceStateReporter(
+        config.node_id,
+        safety.devices.registry,
+        lambda state: uplink.publish_now(topic, state, qos=1, retain=True),
+    )
+    reporter.start()
+    return reporter
+
+
+def _start_entry(
+    config: EdgeConfig, safety: LocalSafety | None, uplink: Uplink
+) -> EntryService | None:
+    """Entry by QR code or face at the door, if configured (the config demands devices)."""
+    if config.entry is None or safety is None:
+        return None
+    entry = EntryService(config.node_id, config.entry, safety.devices, uplink)
+    entry.start()
+    return entry
+
+
+def _fire_to_rules(safety: LocalSafety | None) -> Callable[[Event], None] | None:
+    """A fire or smoke the cameras confirm drives the local rules like a smoke detector."""
+    if safety is None:
+        return None
+    rules = safety.rules
+
+    def on_event(event: Event) -> None:
+        if event.kind in (EventKind.FIRE, EventKind.SMOKE) and event.phase is not EventPhase.UPDATE:
+            rules.set_fire(event.phase is EventPhase.NEW)
+
+    return on_event
 
 
 def _analyse(
     *,
     config: EdgeConfig,
     camera: Camera,
-    detector: Detector,
+    models: Sequence[Detector],
     health: HealthReporter,
     uplink: Uplink,
     stop: threading.Event,
+    blurrer: FaceBlurrer | None,
+    sensors: Callable[[], SensorReading | None] | None,
+    on_event: Callable[[Event], None] | None = None,
+    entry: EntryService | None = None,
 ) -> None:
-    """The frame loop: newest frame -> model -> presence -> events, until stop."""
-    monitor = build_presence(config.presence)
-    events = EventPublisher(config.node_id, camera.camera_id, uplink.send)
+    """The frame loop: newest frame -> models -> presence and hazards -> events, until stop."""
+    events = EventPublisher(config.node_id, camera.camera_id, uplink.send, on_event)
+
+    def send_snapshot(event_id: str, jpeg: bytes) -> None:
+        uplink.send(uplink.topics.snapshot(event_id), jpeg)
+
+    analysis = FrameAnalysis(
+        config,
+        camera.camera_id,
+        models,
+        build_presence(config.presence),
+        events,
+        send_snapshot,
+        blurrer,
+        sensors,
+    )
     last_index = -1
     while not stop.is_set():
         frame = camera.read(after=last_index, timeout_s=_READ_TIMEOUT_S)
         if frame is None:
             continue
         last_index = frame.index
-        # One camera for now, so a batch of one; the detector takes a batch of any size.
-        detections = detector.detect([frame.image])[0]
-        health.record_inference(detector.last_inference_ms)
+        analysed = analysis.step(frame.ts, frame.image)
+        health.record_inference(analysed.inference_ms)
         health.record_frame(camera.camera_id)
-        for found in monitor.update(frame.ts, detections, frame.width, frame.height):
-            events.publish(found)
+        if entry is not None:
+            try:
+                entry.on_frame(frame.image)
+            except Exception:
+                # A fault at the door must never stop the hazard watch on this camera.
+                log.exception("entry failed on frame %d", frame.index)
     # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
-    for found in monitor.close(utcnow()):
-        events.publish(found)
+    analysis.close(utcnow())
+
+
+def _severity(found: PresenceEvent | HazardEvent) -> EventSeverity | None:
+    """Return a hazard's severity in contract terms; presence events have none."""
+    return EventSeverity(found.severity.value) if isinstance(found, HazardEvent) else None
+
+
+def _sensor_reader(safety: LocalSafety | None) -> Callable[[], SensorReading] | None:
+    """Return the station's smoke and temperature readings for the fire logic, if it has any."""
+    if safety is None:
+        return None
+    environment = safety.devices.environment
+    return lambda: SensorReading(
+        smoke_alarm=environment.smoke, temperature_c=environment.temperature_c
+    )
 
 
 def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:

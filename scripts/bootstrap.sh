@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what the project needs on a fresh Debian machine: Mosquitto, (with --postgres)
-# a PostgreSQL server for the tests, and the Python environment in .venv.
+# Installs what the project needs on a fresh Debian machine: Mosquitto, (with --tests)
+# a PostgreSQL server and Chromium for the tests, and the Python environment in .venv.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_postgres=0
-[ "${1:-}" = "--postgres" ] && want_postgres=1
+want_test_deps=0
+[ "${1:-}" = "--tests" ] && want_test_deps=1
 
 apt_updated=0
 apt_install() {
@@ -19,7 +19,12 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto mosquitto-clients
 fi
 
-if [ $want_postgres = 1 ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
+if [ $want_test_deps = 1 ] && ! command -v chromium >/dev/null; then
+  echo "bootstrap: installing chromium for the browser tests"
+  apt_install chromium
+fi
+
+if [ $want_test_deps = 1 ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "bootstrap: installing postgresql"
     apt_install postgresql
@@ -43,4 +48,18 @@ if [ ! -f "$stamp" ]; then
   .venv/bin/python -m pip install -q -e '.[dev]'
   rm -f .venv/.installed-*
   touch "$stamp"
+fi
+
+# The device tests make a CA with the openssl command.
+if ! command -v openssl >/dev/null; then
+  echo "bootstrap: installing openssl"
+  apt_install openssl
+fi
+
+# esphome pins paho-mqtt 1.6.1, starlette and more that clash with the project's packages,
+# so it gets its own environment; the tests run `esphome config` from it (offline).
+if [ ! -x .venv-esphome/bin/esphome ]; then
+  echo "bootstrap: installing esphome into .venv-esphome (validates firmware-configs/)"
+  "$python" -m venv .venv-esphome
+  .venv-esphome/bin/python -m pip install -q "esphome==2026.6.5"
 fi

@@ -57,6 +57,23 @@ def _run_edge(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_false_alarms(args: argparse.Namespace) -> int:
+    from station.duty.db import make_engine
+    from station.duty.export import export_false_alarms
+    from station.duty.settings import DutySettings
+    from station.duty.snapshots import SnapshotStore
+
+    settings = DutySettings()
+    engine = make_engine(settings.database_url)
+    summary = export_false_alarms(
+        engine, SnapshotStore(Path(settings.snapshot_dir)), Path(args.out)
+    )
+    logger.info(
+        "%d image(s) in %s; %d without snapshot", summary.images, args.out, summary.without_snapshot
+    )
+    return 0
+
+
 def _run_demo(args: argparse.Namespace) -> int:
     from station.demo import DemoError, run_demo
 
@@ -65,6 +82,25 @@ def _run_demo(args: argparse.Namespace) -> int:
     except DemoError as err:
         logger.error("demo cannot start: %s", err)
         return 2
+
+
+def _run_devices(args: argparse.Namespace) -> int:
+    from edge.simulator import simulate
+
+    simulate(args.host, args.port, args.scenario, args.duration)
+    return 0
+
+
+def _run_eval(args: argparse.Namespace) -> int:
+    from vision.commands import run_eval
+
+    return run_eval(args)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from vision.commands import run_export
+
+    return run_export(args)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -81,6 +117,38 @@ def _parser() -> argparse.ArgumentParser:
     edge.add_argument("--config", required=True, help="the node's YAML file")
     edge.set_defaults(func=_run_edge)
 
+    devices = sub.add_parser("devices", help="station devices (door, sensors, sockets, fan)")
+    devices_sub = devices.add_subparsers(dest="devices_command", required=True)
+    simulate = devices_sub.add_parser("simulate", help="simulated devices on a broker")
+    simulate.add_argument("--host", default="127.0.0.1", help="station broker host")
+    simulate.add_argument("--port", type=int, default=1883, help="station broker port")
+    simulate.add_argument(
+        "--scenario",
+        default="idle",
+        choices=["idle", "heatwave", "smoke", "overcurrent"],
+        help="what the sensors do after start",
+    )
+    simulate.add_argument("--duration", type=float, help="stop after this many seconds")
+    simulate.set_defaults(func=_run_devices)
+
+    from station.entry_cli import add_entry_commands
+
+    add_entry_commands(sub)
+
+    from station.duty.seed_cli import add_commands as add_dashboard_commands
+
+    add_dashboard_commands(sub)
+
+    from vision.commands import add_eval_arguments, add_export_arguments
+
+    evaluate = sub.add_parser("eval", help="precision/recall/delay of vision over a manifest")
+    add_eval_arguments(evaluate)
+    evaluate.set_defaults(func=_run_eval)
+
+    export = sub.add_parser("export", help="export a model to ONNX, OpenVINO or TensorRT")
+    add_export_arguments(export)
+    export.set_defaults(func=_run_export)
+
     demo = sub.add_parser("demo", help="a whole station and cloud-duty on this machine")
     demo.add_argument("--workdir", default="var/demo", help="state of the demo's parts")
     demo.add_argument("--port", type=int, default=8000, help="cloud-duty's HTTP port")
@@ -88,6 +156,12 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--model", help="detector weights (default: the shared COCO model)")
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     demo.set_defaults(func=_run_demo)
+
+    false_alarms = sub.add_parser(
+        "export-false-alarms", help="alerts judged false alarms, as a YOLO dataset"
+    )
+    false_alarms.add_argument("--out", required=True, help="folder to write the dataset to")
+    false_alarms.set_defaults(func=_export_false_alarms)
     return parser
 
 

@@ -129,6 +129,10 @@ class CameraHealth(BaseModel):
     connected: bool = Field(description="Whether frames are arriving.")
     fps: float = Field(ge=0, description="Frames processed per second.")
     reconnects: int = Field(ge=0, description="Reconnects since start.")
+    frames: int | None = Field(default=None, ge=0, description="Frames received since start.")
+    last_frame_age_s: float | None = Field(
+        default=None, ge=0, description="Seconds since the last frame; none before the first."
+    )
 
 
 class NodeHealth(Message):
@@ -154,6 +158,10 @@ class EventKind(StrEnum):
     SMOKE = "smoke"
     CROWD = "crowd"
     HEAT = "heat"
+    DOOR_FORCED = "door_forced"
+    DOOR_HELD_OPEN = "door_held_open"
+    OVERCURRENT = "overcurrent"
+    DEVICE_OFFLINE = "device_offline"
 
 
 class EventPhase(StrEnum):
@@ -162,6 +170,13 @@ class EventPhase(StrEnum):
     NEW = "new"
     UPDATE = "update"
     END = "end"
+
+
+class EventSeverity(StrEnum):
+    """How urgent a node judges an event; sensors agreeing with the camera make it critical."""
+
+    WARNING = "warning"
+    CRITICAL = "critical"
 
 
 class Event(Message):
@@ -179,6 +194,9 @@ class Event(Message):
     zone: str = Field(default="", max_length=64, description="Zone name; empty for the frame.")
     count: int = Field(default=0, ge=0, le=10_000, description="People counted, if relevant.")
     has_snapshot: bool = Field(default=False, description="A blurred JPEG follows on snapshot.")
+    severity: EventSeverity | None = Field(
+        default=None, description="The node's judgement of urgency; none where it has none."
+    )
 
 
 class VisitMethod(StrEnum):
@@ -199,6 +217,27 @@ class Visit(Message):
     method: VisitMethod
     entered_at: AwareDatetime
     exited_at: AwareDatetime | None = None
+
+
+class DeviceSnapshot(BaseModel):
+    """Last known state of one station device (door, sensors, sockets, fan)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    device_id: EntityId
+    available: Literal["online", "offline", "unknown"] = Field(description="From its last will.")
+    values: dict[str, bool | float | str] = Field(
+        default_factory=dict, max_length=32, description="Entity name -> last state."
+    )
+    updated_at: AwareDatetime | None = Field(default=None, description="Last change seen.")
+
+
+class StationState(Message):
+    """The station's devices as the node sees them, on `.../state` (retained)."""
+
+    node_id: NodeId
+    ts: AwareDatetime
+    devices: list[DeviceSnapshot] = Field(default_factory=list, max_length=64)
 
 
 class CommandName(StrEnum):
@@ -252,6 +291,7 @@ TOPIC_MODELS: Final[dict[TopicKind, type[Message]]] = {
     TopicKind.HEALTH: NodeHealth,
     TopicKind.EVENT: Event,
     TopicKind.VISIT: Visit,
+    TopicKind.STATE: StationState,
     TopicKind.CMD: Command,
     TopicKind.CMD_RESULT: CommandResult,
 }

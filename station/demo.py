@@ -52,6 +52,8 @@ def _edge_config(workdir: Path, broker_port: int, clip: Path, model: Path) -> Pa
         },
         "outbox": {"path": str(workdir / "edge-outbox.sqlite")},
         "health": {"interval_s": 30},
+        # The simulated station devices share the demo's one broker (a real station has its own).
+        "devices": {"broker": {"host": "127.0.0.1", "port": broker_port}},
     }
     path = workdir / "edge.yaml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -124,6 +126,8 @@ def run_demo(args: argparse.Namespace) -> int:
         )
         wait_for_port(port, timeout_s=60)
         _register(api)
+        devices = ["devices", "simulate", "--port", str(broker.port), "--scenario", "heatwave"]
+        parts.append(("simulated devices", _spawn(devices, {}, workdir / "devices.log")))
         edge_yaml = _edge_config(workdir, broker.port, clip, model)
         parts.append(
             ("edge node", _spawn(["edge", "--config", str(edge_yaml)], {}, workdir / "edge.log"))
@@ -164,11 +168,12 @@ def _announce(api: str, workdir: Path, broker_port: int) -> None:
     print(  # noqa: T201
         f"""
 worker-station demo is running (Ctrl-C stops it)
-  duty console (live alerts): {api}/#token={DEMO_TOKEN}
+  duty console (live alerts): {api}/#token={DEMO_TOKEN}   (or sign in: admin / change-me-please)
   API docs:                   {api}/docs   (token: {DEMO_TOKEN})
   alert feed (SSE):           curl -N {auth} {api}/api/v1/alerts/feed
   alerts:                     curl {auth} {api}/api/v1/alerts
   MQTT:                       mosquitto_sub -p {broker_port} -t 'uws/v1/#' -v
+  devices (heat wave script): mosquitto_sub -p {broker_port} -t 'dev/#' -v
   logs:                       {workdir}/duty.log, {workdir}/edge.log
 """,
         flush=True,

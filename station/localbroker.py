@@ -36,16 +36,30 @@ def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
 class LocalBroker:
     """Start, stop and restart a Mosquitto process; its state persists in `workdir`."""
 
-    def __init__(self, workdir: Path, extra_config: str = "", port: int | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        extra_config: str = "",
+        port: int | None = None,
+        config_text: str | None = None,
+    ) -> None:
+        """Own a broker in `workdir`; `config_text` replaces the whole generated config.
+
+        With `config_text`, it must open a listener on 127.0.0.1:`port`: start() waits there.
+        """
         self.workdir = workdir
         self.port = port or free_port()
         self.extra_config = extra_config
+        self.config_text = config_text
         self.log_path = workdir / "mosquitto.log"
         self._proc: subprocess.Popen[bytes] | None = None
 
     def _write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "mosquitto.conf"
+        if self.config_text is not None:
+            conf.write_text(self.config_text)
+            return conf
         conf.write_text(
             f"listener {self.port} 127.0.0.1\n"
             "allow_anonymous true\n"

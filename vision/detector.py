@@ -30,12 +30,25 @@ class Detection:
     class_name: str
     score: float
     box: Box
+    track_id: int | None = None
 
     @property
     def bottom_centre(self) -> tuple[float, float]:
         """Return the middle of the box's lower edge: where a person's feet are."""
         x1, _, x2, y2 = self.box
         return (x1 + x2) / 2.0, y2
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        """Return the middle of the box: where a lying person is."""
+        x1, y1, x2, y2 = self.box
+        return (x1 + x2) / 2.0, (y1 + y2) / 2.0
+
+    @property
+    def aspect(self) -> float:
+        """Return width / height of the box (above 1 for a person lying across the view)."""
+        x1, y1, x2, y2 = self.box
+        return (x2 - x1) / max(y2 - y1, 1e-6)
 
 
 class Detector(Protocol):
@@ -61,14 +74,23 @@ class YoloDetector:
         imgsz: int = 640,
         confidence: float = 0.4,
         device: str = "cpu",
+        half: bool | None = None,
+        preload: str | None = None,
     ) -> None:
-        """Load the model at `model_path` or raise ModelLoadError."""
+        """Load the model at `model_path` or raise ModelLoadError.
+
+        `half` None means FP16 exactly where the device allows it (CUDA); `preload` names a
+        module to import first, for weights that pickle the package's own layers.
+        """
         self.model_path = Path(model_path)
         self.roles = roles or RoleMap()
         self.imgsz = imgsz
         self.confidence = confidence
         self.device = device
-        self._model = _load_model(self.model_path, imgsz, device)
+        self.half = device.startswith("cuda") if half is None else half
+        if preload:
+            _preload(preload)
+        self._model = _load_model(self.model_path, imgsz, device, self.half)
         self._last_ms = 0.0
 
     @property
@@ -87,7 +109,12 @@ class YoloDetector:
             return []
         started = time.perf_counter()
         results = self._model.predict(
-            frames, imgsz=self.imgsz, conf=self.confidence, device=self.device, verbose=False
+            frames,
+            imgsz=self.imgsz,
+            conf=self.confidence,
+            device=self.device,
+            verbose=False,
+            **_precision(self.half),
         )
         self._last_ms = (time.perf_counter() - started) * 1000.0
         return [self._to_detections(result) for result in results]
@@ -111,9 +138,25 @@ class YoloDetector:
         return found
 
 
-def _load_model(path: Path, imgsz: int, device: str) -> Any:
+def _precision(half: bool) -> dict[str, Any]:
+    """Return predict's precision argument: FP16 only when wanted (`half` is deprecated)."""
+    return {"quantize": 16} if half else {}
+
+
+def _preload(module: str) -> None:
+    """Import a module whose classes a model file pickles (e.g. fire_detector)."""
+    import importlib  # noqa: PLC0415
+
+    try:
+        importlib.import_module(module)
+    except ImportError as err:
+        raise ModelLoadError(f"cannot import {module!r} needed by the model: {err}") from err
+
+
+def _load_model(path: Path, imgsz: int, device: str, half: bool) -> Any:
     """Open a YOLO model file; missing or broken files give a ModelLoadError."""
-    if not path.is_file():
+    # OpenVINO exports are folders; everything else is one file.
+    if not path.exists():
         raise ModelLoadError(f"model file {path} does not exist (set detector.model)")
     # Nothing may be fetched at run time; ultralytics reads these when it is first imported.
     os.environ.setdefault("YOLO_OFFLINE", "1")
@@ -126,7 +169,7 @@ def _load_model(path: Path, imgsz: int, device: str) -> Any:
         # Exported backends are built lazily on the first call; make a broken file fail here,
         # and keep the slow first call out of the measured loop.
         blank = np.zeros((imgsz, imgsz, 3), dtype=np.uint8)
-        model.predict(blank, imgsz=imgsz, device=device, verbose=False)
+        model.predict(blank, imgsz=imgsz, device=device, verbose=False, **_precision(half))
     except Exception as err:
         raise ModelLoadError(f"cannot load model file {path}: {err}") from err
     log.info("loaded model %s (%d classes)", path, len(model.names))

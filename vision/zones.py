@@ -59,3 +59,31 @@ class Zone:
     ) -> list[Detection]:
         """Return the detections that stand in the zone."""
         return [d for d in detections if self.contains(d, frame_w, frame_h)]
+
+
+@dataclass(frozen=True)
+class DoorLine:
+    """A line from `a` to `b` (normalised); walking onto its left side (seen on screen) enters."""
+
+    name: str
+    a: Point
+    b: Point
+
+    def __post_init__(self) -> None:
+        """Reject a line of zero length, which has no sides."""
+        if self.a == self.b:
+            raise ValueError(f"door line {self.name!r} needs two distinct points")
+
+    def side(self, x: float, y: float) -> int:
+        """Return +1 on the inside (left of a->b in image coordinates), -1 outside, 0 on it."""
+        (ax, ay), (bx, by) = self.a, self.b
+        # Image y grows downwards, so "left" of a->b is where this cross product is negative.
+        cross = (bx - ax) * (y - ay) - (by - ay) * (x - ax)
+        if abs(cross) < 1e-9:
+            return 0
+        return 1 if cross < 0 else -1
+
+
+def in_any(zones: Sequence[Zone], x: float, y: float) -> bool:
+    """Return whether a normalised point lies in any of the zones."""
+    return any(zone.contains_point(x, y) for zone in zones)

@@ -86,6 +86,11 @@ class Node(NodeBase, table=True):
     version: str = Field(default="", max_length=64)
     last_seen_at: datetime | None = _ts(nullable=True, index=True)
     health: dict[str, Any] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    devices: dict[str, Any] | None = Field(
+        default=None,
+        sa_column=Column(JSON, nullable=True),
+        description="The node's last StationState: door, sensors, sockets, fan.",
+    )
     created_at: datetime = _ts(default=True)
 
 
@@ -106,6 +111,7 @@ class NodePublic(NodeBase):
     version: str
     last_seen_at: datetime | None
     health: dict[str, Any] | None
+    devices: dict[str, Any] | None
     created_at: datetime
 
 
@@ -115,6 +121,10 @@ class Member(SQLModel, table=True):
     id: str = Field(primary_key=True, max_length=64)
     occupation: str = Field(default="", max_length=100)
     created_at: datetime = _ts(default=True)
+    employer_platform: str = Field(default="", max_length=100, description="Delivery app etc.")
+    phone_hash: str | None = Field(
+        default=None, max_length=64, index=True, description="Keyed hash of the phone number."
+    )
 
 
 class EventRecord(SQLModel, table=True):
@@ -163,6 +173,18 @@ class AlertStatus(StrEnum):
     RESOLVED = "resolved"
 
 
+class Verdict(StrEnum):
+    """A person's judgement of what the models said: kept as labelled data."""
+
+    CONFIRMED = "confirmed"
+    FALSE_ALARM = "false_alarm"
+
+
+_VERDICT_TYPE: Any = SAEnum(
+    Verdict, values_callable=lambda e: [m.value for m in e], native_enum=False, length=16
+)
+
+
 class Alert(SQLModel, table=True):
     """An alert: one per station + kind + zone while not resolved; repeats fold in."""
 
@@ -196,6 +218,18 @@ class Alert(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=128)
     resolved_at: datetime | None = _ts(nullable=True)
     last_event_id: str | None = Field(default=None, max_length=64)
+    verdict: Verdict | None = Field(default=None, sa_type=_VERDICT_TYPE)
+    verdict_by: str | None = Field(default=None, max_length=128)
+    verdict_at: datetime | None = _ts(nullable=True)
+    snoozed_until: datetime | None = _ts(nullable=True)
+    suppressed: bool = Field(default=False, description="Held back: its station is offline.")
+    reopened: int = Field(default=0, description="Times it fired again soon after resolution.")
+    escalation_level: int = Field(default=0, description="Escalation steps run so far.")
+    escalation_policy: list[dict[str, Any]] | None = Field(
+        default=None,
+        sa_column=Column(JSON(none_as_null=True), nullable=True),
+        description="Copied at opening; NULL until escalation starts.",
+    )
 
 
 class AlertPublic(SQLModel):
@@ -218,6 +252,13 @@ class AlertPublic(SQLModel):
     resolved_by: str | None
     resolved_at: datetime | None
     last_event_id: str | None
+    verdict: Verdict | None
+    verdict_by: str | None
+    verdict_at: datetime | None
+    snoozed_until: datetime | None
+    suppressed: bool
+    reopened: int
+    escalation_level: int
 
 
 class AlertAction(SQLModel, table=True):
@@ -245,11 +286,22 @@ class AlertActionPublic(SQLModel):
 
 
 class AlertActionCreate(SQLModel):
-    """Body of acknowledge / resolve."""
+    """Body of acknowledge / resolve; who acts is the signed-in caller."""
 
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
-    actor: str = Field(min_length=1, max_length=128, description="Who acts.")
     note: str = Field(default="", max_length=500, description="Why, for the record.")
+
+
+class VerdictCreate(AlertActionCreate):
+    """Body of a verdict."""
+
+    verdict: Verdict
+
+
+class SnoozeCreate(AlertActionCreate):
+    """Body of a snooze: no escalation or notices until it runs out."""
+
+    minutes: int = Field(ge=1, le=24 * 60, description="How long to snooze.")
 
 
 class FeedEntry(SQLModel, table=True):
@@ -299,3 +351,11 @@ class Page(BaseModel, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+from station.duty.account_models import ApiToken, AuditEntry, User, UserStation  # noqa: E402,F401
+from station.duty.command_models import CommandRecord  # noqa: E402,F401
+from station.duty.delivery_models import Delivery  # noqa: E402,F401
+from station.duty.member_models import ConsentRecord, EntryKey, MemberRevocation  # noqa: E402,F401
+from station.duty.node_credentials import NodeCredential  # noqa: E402,F401
+from station.duty.roster_models import EscalationPolicy, RosterOverride, Rotation  # noqa: E402,F401

@@ -13,7 +13,8 @@ from edge.config import CloudConfig
 from edge.device_config import DevicesConfig, StationBrokerConfig
 from edge.device_link import StationDevices
 from edge.entry import EntryConfig
-from edge.entry_service import EntryService, EntrySettings
+from edge.entry_config import EntrySettings
+from edge.entry_service import EntryService
 from edge.outbox import Outbox
 from edge.uplink import Uplink
 from station.contracts import Command, CommandName, NodeTopics, TopicKind, utcnow

@@ -1,0 +1,222 @@
+"""Vision pipeline throughput against a raw ultralytics predict loop, in the same run.
+
+For each backend (PyTorch .pt, ONNX Runtime; TensorRT where CUDA is there) and for 1 and 4
+cameras it prints frames per second and per-frame latency of:
+  raw       - YOLO.predict on one frame at a time (the baseline)
+  pipeline  - the whole pipeline: one model call per batch, tracking, fall/fire/crowd logic
+  one_by_one (4 cameras) - the pipeline called once per camera instead of once per batch
+and the ratios pipeline/raw (1 camera) and batched/one_by_one (4 cameras).
+
+    .venv/bin/python -m bench.vision --frames 16 --backends pt,onnx
+    .venv/bin/python -m bench.vision --device cuda:0 --half --backends pt,onnx,engine
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+if not __package__:
+    # Run as a file, bench/ leads sys.path and this file would stand in for the vision package.
+    _HERE = Path(__file__).resolve().parent
+    sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+import cv2
+import numpy as np
+
+from vision.detector import YoloDetector
+from vision.export import ExportFormat, export_model
+from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
+from vision.weights import resolve_weights
+
+T0 = datetime(2025, 1, 1, tzinfo=UTC)
+
+
+def load_frames(media: Path, count: int) -> list[np.ndarray]:
+    """Read `count` frames spread over the crowd clip."""
+    capture = cv2.VideoCapture(str(media / "crowd" / "people1.mp4"))
+    total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
+    frames = []
+    for i in range(count):
+        capture.set(cv2.CAP_PROP_POS_FRAMES, i * total // count)
+        ok, frame = capture.read()
+        if not ok:
+            raise SystemExit(f"cannot read frame {i} of the crowd clip under {media}")
+        frames.append(frame)
+    capture.release()
+    return frames
+
+
+Step = Callable[[int], None]
+
+
+def interleaved(measures: list[tuple[str, Step, int]], calls: int) -> dict[str, dict[str, float]]:
+    """Run every measure's step(i) in turn for i < calls; frames/s and latency of each.
+
+    Turn by turn, so that load from other processes falls on all of them alike.
+    """
+    for _, step, _ in measures:
+        step(0)  # warm-up: lazy backends build themselves on the first call
+    took: dict[str, list[float]] = {name: [] for name, _, _ in measures}
+    for i in range(calls):
+        for name, step, _ in measures:
+            t = time.perf_counter()
+            step(i)
+            took[name].append((time.perf_counter() - t) * 1000.0)
+    out = {}
+    for name, _, per in measures:
+        times = sorted(took[name])
+        out[name] = {
+            "fps": round(calls * per / (sum(times) / 1000.0), 2),
+            "latency_ms_p50": round(statistics.median(times), 1),
+            "latency_ms_p95": round(times[int(0.95 * (len(times) - 1))], 1),
+        }
+    return out
+
+
+def pipeline_for(detector: YoloDetector, cameras: int) -> Pipeline:
+    """A fresh pipeline on `cameras` cameras with every hazard watched."""
+    return Pipeline([ModelUse(detector)], {f"cam{c}": AnalysisSettings() for c in range(cameras)})
+
+
+def raw_loops(
+    path: Path, frames: list[np.ndarray], args: argparse.Namespace, half: bool
+) -> tuple[Step, Step]:
+    """The baseline: YOLO.predict on one frame, and on four frames, per call."""
+    from ultralytics.models.yolo.model import YOLO  # noqa: PLC0415
+
+    model = YOLO(str(path), task="detect")
+    extra: dict[str, Any] = {"quantize": 16} if half else {}
+    n = len(frames)
+
+    def raw(i: int) -> None:
+        model.predict(
+            frames[i % n], imgsz=args.imgsz, conf=0.25, device=args.device, verbose=False, **extra
+        )
+
+    def raw4(i: int) -> None:
+        batch = [frames[(4 * i + c) % n] for c in range(4)]
+        model.predict(
+            batch, imgsz=args.imgsz, conf=0.25, device=args.device, verbose=False, **extra
+        )
+
+    return raw, raw4
+
+
+def bench_backend(path: Path, frames: list[np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
+    """All measurements of one model file, the raw loop and the pipeline turn by turn."""
+    detector = YoloDetector(path, imgsz=args.imgsz, confidence=0.25, device=args.device)
+    raw, raw4 = raw_loops(path, frames, args, detector.half)
+    n = len(frames)
+
+    one = pipeline_for(detector, 1)
+    four = pipeline_for(detector, 4)
+    split = pipeline_for(detector, 4)
+
+    def pipe1(i: int) -> None:
+        one.analyse([CameraFrame("cam0", T0 + timedelta(seconds=i / 5), frames[i % n])])
+
+    def batched(i: int) -> None:
+        ts = T0 + timedelta(seconds=i / 5)
+        four.analyse([CameraFrame(f"cam{c}", ts, frames[(4 * i + c) % n]) for c in range(4)])
+
+    def one_by_one(i: int) -> None:
+        ts = T0 + timedelta(seconds=i / 5)
+        for c in range(4):
+            split.analyse([CameraFrame(f"cam{c}", ts, frames[(4 * i + c) % n])])
+
+    measured = interleaved(
+        [
+            ("raw_1cam", raw, 1),
+            ("pipeline_1cam", pipe1, 1),
+            ("raw_batch4", raw4, 4),
+            ("pipeline_4cam_batched", batched, 4),
+            ("pipeline_4cam_one_by_one", one_by_one, 4),
+        ],
+        n,
+    )
+    return {
+        "model": str(path),
+        **measured,
+        "ratio_pipeline_vs_raw_1cam": round(
+            measured["pipeline_1cam"]["fps"] / measured["raw_1cam"]["fps"], 3
+        ),
+        "ratio_batched_vs_one_by_one_4cam": round(
+            measured["pipeline_4cam_batched"]["fps"] / measured["pipeline_4cam_one_by_one"]["fps"],
+            3,
+        ),
+    }
+
+
+def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, Path]:
+    """The model file of each backend asked for, exporting from the .pt into `workdir`."""
+    pt = resolve_weights(args.model)
+    files: dict[str, Path] = {}
+    for backend in args.backends.split(","):
+        if backend == "pt":
+            files["pt"] = pt
+        elif backend in ("onnx", "engine", "openvino"):
+            files[backend] = export_model(
+                str(pt),
+                workdir / backend,
+                ExportFormat(backend),
+                imgsz=args.imgsz,
+                half=args.half and backend == "engine",
+                batch=4,
+                device=args.device,
+            )
+        else:
+            raise SystemExit(f"unknown backend {backend!r}")
+    return files
+
+
+def main() -> None:
+    """Parse arguments, run every backend, print one JSON document."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    media_default = os.environ.get(
+        "UWS_MEDIA_DIR", str(Path(__file__).parents[2] / "shared" / "media")
+    )
+    parser.add_argument("--media", default=media_default, help="shared media folder")
+    parser.add_argument("--model", default="package:fall_detection/models/best.pt")
+    parser.add_argument("--frames", type=int, default=16, help="calls per measurement")
+    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--half", action="store_true", help="FP16 (CUDA only)")
+    parser.add_argument("--backends", default="pt,onnx", help="pt, onnx, engine, openvino")
+    args = parser.parse_args()
+    if args.frames < 4:
+        raise SystemExit("--frames must be at least 4")
+    from ultralytics.utils import LOGGER  # noqa: PLC0415
+
+    LOGGER.setLevel(logging.WARNING)  # its progress lines go to stdout, which is for the JSON
+    frames = load_frames(Path(args.media), args.frames)
+    with tempfile.TemporaryDirectory() as tmp:
+        files = model_files(args, Path(tmp))
+        results = {name: bench_backend(path, frames, args) for name, path in files.items()}
+    shape = frames[0].shape
+    report = {
+        "device": args.device,
+        "half": args.half,
+        "frame": f"{shape[1]}x{shape[0]}",
+        "imgsz": args.imgsz,
+        "frames": args.frames,
+        "cpu_count": os.cpu_count(),
+        "backends": results,
+    }
+    print(json.dumps(report, indent=2))
+
+
+if __name__ == "__main__":
+    main()

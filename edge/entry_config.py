@@ -1,0 +1,64 @@
+"""The `entry` section of a node's configuration: QR always, faces when configured."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from edge.entry import EntryConfig
+from vision.faces import DEFAULT_THRESHOLD
+
+
+class FaceEntrySettings(BaseModel):
+    """Face entry: models, the encrypted gallery, and how sure the door must be."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    yunet: Path = Field(description="YuNet ONNX file (face_detection_yunet_2023mar.onnx).")
+    dlib_dir: Path | None = Field(
+        default=None, description="Folder of dlib's .dat files; none: the installed wheel's."
+    )
+    gallery_path: Path = Field(description="Encrypted gallery file.")
+    gallery_key_file: Path = Field(
+        description="Gallery key (made, mode 0600, on first start); keep it off the gallery's disk."
+    )
+    threshold: float = Field(
+        default=DEFAULT_THRESHOLD, gt=0, le=1.2, description="Largest descriptor distance."
+    )
+    frames: int = Field(default=3, ge=1, le=30, description="Agreeing frames before opening.")
+    liveness_frames: int = Field(
+        default=60, ge=2, le=600, description="Frames a matched face has to blink in."
+    )
+
+
+class EntrySettings(BaseModel):
+    """The `entry` section of a node's configuration."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    policy: EntryConfig = Field(description="Station, verify key, state file, timings.")
+    duty_url: str = Field(pattern=r"^https?://", description="cloud-duty's base URL for sync.")
+    duty_token: SecretStr = Field(description="The node's API token for cloud-duty.")
+    sync_interval_s: float = Field(
+        default=60, gt=0, le=3600, description="How often revocations and withdrawals sync."
+    )
+    face: FaceEntrySettings | None = Field(default=None, description="None: QR only.")
+
+    def resolved(self, base: Path) -> EntrySettings:
+        """Make its file paths absolute, relative to the YAML file's folder."""
+
+        def resolve(value: Path) -> Path:
+            return value if value.is_absolute() else (base / value).resolve()
+
+        policy = self.policy.model_copy(update={"state_path": resolve(self.policy.state_path)})
+        face = self.face
+        if face is not None:
+            face = face.model_copy(
+                update={
+                    "yunet": resolve(face.yunet),
+                    "gallery_path": resolve(face.gallery_path),
+                    "gallery_key_file": resolve(face.gallery_key_file),
+                }
+            )
+        return self.model_copy(update={"policy": policy, "face": face})

@@ -1,0 +1,90 @@
+"""One seeded cloud-duty per test module: real Mosquitto, real PostgreSQL, real uvicorn."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+
+from station.contracts import utcnow
+from station.duty.db import make_engine
+from station.duty.seed import SeedOptions, SeedSummary, seed
+from station.duty.snapshots import SnapshotStore
+from tests.conftest import PG_ADMIN_URL
+from tests.support.broker import MosquittoBroker
+from tests.support.duty_server import DutyServer
+
+MANAGER = "manager.wu"
+MANAGER_PASSWORD = "manager-password-123"
+MANAGED = ["st-002", "st-004"]
+
+
+@dataclass(frozen=True)
+class SeededDuty:
+    """A running cloud-duty with seeded data and a manager of two stations."""
+
+    server: DutyServer
+    summary: SeedSummary
+    manager_token: str
+    manager_user: dict[str, object]
+    db_url: str
+
+    def manager(self) -> httpx.Client:
+        """An HTTP client signed in as the manager."""
+        headers = {"Authorization": f"Bearer {self.manager_token}"}
+        return httpx.Client(base_url=self.server.url, headers=headers, timeout=30)
+
+
+@pytest.fixture(scope="module")
+def module_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for one test module."""
+    name = f"uws_dash_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{base}/{name}"
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def seeded(
+    module_pg_url: str, tmp_path_factory: pytest.TempPathFactory, media_dir: Path
+) -> Iterator[SeededDuty]:
+    """cloud-duty on a seeded database: 6 stations, 60 days, snapshots from shared media."""
+    root = tmp_path_factory.mktemp("dash")
+    broker = MosquittoBroker(root / "broker")
+    broker.start()
+    # Seeded nodes send no heartbeats: a long interval keeps liveness from changing the data.
+    server = DutyServer(
+        module_pg_url,
+        broker.port,
+        snapshot_dir=str(root / "snapshots"),
+        heartbeat_interval_s=86_400,
+        mqtt_client_id=f"duty-dash-{uuid.uuid4().hex[:6]}",
+    ).start()
+    engine = make_engine(module_pg_url)
+    options = SeedOptions(stations=6, days=60, members_per_station=40, media_dir=media_dir)
+    summary = seed(engine, options, utcnow(), SnapshotStore(root / "snapshots"))
+    engine.dispose()
+    with server.client() as http:
+        body = {
+            "username": MANAGER,
+            "password": MANAGER_PASSWORD,
+            "role": "manager",
+            "station_ids": MANAGED,
+        }
+        http.post("/api/v1/users", json=body).raise_for_status()
+        login = http.post(
+            "/api/v1/auth/login", json={"username": MANAGER, "password": MANAGER_PASSWORD}
+        )
+        login.raise_for_status()
+    answer = login.json()
+    yield SeededDuty(server, summary, answer["access_token"], answer["user"], module_pg_url)
+    server.stop()
+    broker.stop()

