@@ -8,10 +8,7 @@ Create Date: 2026-11-23 16:16:19.563159
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
-
-import station.duty.db
 
 
 revision: str = "0009"
