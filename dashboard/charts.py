@@ -170,6 +170,10 @@ def daily_visits(rows: Sequence[DailyRow]) -> Chart:
     return (
         alt.Chart(frame)
         .mark_bar()
-        .encode(x=alt.X("day:T", title=None), y=alt.Y("visits:Q"), tooltip=["day:T", "visits"])
+        .encode(
+            x=alt.X("monthdate(day):O", title=None, axis=alt.Axis(labelAngle=-45)),
+            y=alt.Y("visits:Q"),
+            tooltip=["day:T", "visits"],
+        )
         .properties(height=200)
     )

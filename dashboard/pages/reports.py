@@ -39,6 +39,8 @@ try:
 except DutyError as err:
     data.show_error(err)
 frame = pd.DataFrame([r.model_dump() for r in rows])
+if len(frame):
+    frame["mean_dwell_s"] = frame["mean_dwell_s"].round(0)
 st.caption(f"{len(frame)} row(s): one per station and day with visits.")
 st.download_button(
     "Download CSV",

@@ -228,6 +228,24 @@ def _day_starts(days: int, now: datetime) -> np.ndarray:
     return np.array(starts, dtype=np.int64)
 
 
+def _visit_times(
+    rng: np.random.Generator, stations: int, options: SeedOptions, now: datetime
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Station index, entry and exit (epoch s) of every visit up to now."""
+    starts = _day_starts(options.days, now)
+    weekday = np.array([WEEKDAY[datetime.fromtimestamp(s, CITY_TZ).weekday()] for s in starts])
+    rate = rng.lognormal(np.log(options.visits_per_day), 0.45, size=stations)
+    counts = rng.poisson(np.outer(rate, weekday))
+    station_ix = np.repeat(np.arange(stations), counts.sum(axis=1))
+    day_ix = np.concatenate([np.repeat(np.arange(len(starts)), row) for row in counts])
+    hours = rng.choice(24, size=len(day_ix), p=HOURLY / HOURLY.sum())
+    entered = starts[day_ix] + hours * 3600 + rng.integers(0, 3600, size=len(day_ix))
+    stay = np.clip(rng.lognormal(np.log(18 * 60), 0.75, size=len(day_ix)), 60, 5 * 3600)
+    exited = entered + stay.astype(np.int64)
+    keep = entered < int(now.timestamp())
+    return station_ix[keep], entered[keep], exited[keep]
+
+
 def _visits(
     conn: Connection,
     rng: np.random.Generator,
@@ -237,45 +255,32 @@ def _visits(
     options: SeedOptions,
     now: datetime,
 ) -> int:
-    starts = _day_starts(options.days, now)
-    weekday = np.array([WEEKDAY[datetime.fromtimestamp(s, CITY_TZ).weekday()] for s in starts])
-    rate = rng.lognormal(np.log(options.visits_per_day), 0.45, size=len(stations))
-    counts = rng.poisson(np.outer(rate, weekday))
-    station_ix = np.repeat(np.arange(len(stations)), counts.sum(axis=1))
-    day_ix = np.concatenate([np.repeat(np.arange(len(starts)), row) for row in counts])
-    hours = rng.choice(24, size=len(day_ix), p=HOURLY / HOURLY.sum())
-    entered = starts[day_ix] + hours * 3600 + rng.integers(0, 3600, size=len(day_ix))
-    stay = np.clip(rng.lognormal(np.log(18 * 60), 0.75, size=len(day_ix)), 60, 5 * 3600)
-    exited = entered + stay.astype(np.int64)
-    now_s = int(now.timestamp())
-    keep = entered < now_s
-    station_ix, entered, exited = station_ix[keep], entered[keep], exited[keep]
+    station_ix, entered, exited = _visit_times(rng, len(stations), options, now)
     per = options.members_per_station
-    home = rng.random(len(entered)) < 0.85
+    # Most visitors use their home station; some pass through others.
     pick = np.where(
-        home,
+        rng.random(len(entered)) < 0.85,
         station_ix * per + rng.integers(0, per, size=len(entered)),
         rng.integers(0, len(member_ids), size=len(entered)),
     )
     anonymous = rng.random(len(entered)) < 0.15
     face = rng.random(len(entered)) < 0.35
     first_node = {n["station_id"]: n["id"] for n in reversed(nodes)}
+    now_s = int(now.timestamp())
     rows = []
     for i in range(len(entered)):
         sid = stations[int(station_ix[i])]["id"]
         member = None if anonymous[i] else member_ids[int(pick[i])]
-        method = "unknown" if member is None else ("face" if face[i] else "qr")
+        left = None if exited[i] > now_s else datetime.fromtimestamp(int(exited[i]), UTC)
         rows.append(
             {
                 "id": f"v-{i + 1:08d}",
                 "node_id": first_node[sid],
                 "station_id": sid,
                 "member_id": member,
-                "method": method,
+                "method": "unknown" if member is None else ("face" if face[i] else "qr"),
                 "entered_at": datetime.fromtimestamp(int(entered[i]), UTC),
-                "exited_at": None
-                if exited[i] > now_s
-                else datetime.fromtimestamp(int(exited[i]), UTC),
+                "exited_at": left,
             }
         )
     rows += _crowd_now(rng, stations, first_node, now, len(rows))

@@ -254,16 +254,8 @@ def station_stats(
         .select_from(VisitRecord)
         .where(window)
     ).one()
-    by_hour = [0] * 24
-    for hour, n in session.exec(
-        select(_hour(session, local), func.count()).where(window).group_by(_FIRST)
-    ).all():
-        by_hour[int(hour)] = int(n)
-    by_weekday = [0] * 7
-    for day, n in session.exec(
-        select(_weekday(session, local), func.count()).where(window).group_by(_FIRST)
-    ).all():
-        by_weekday[int(day)] = int(n)
+    by_hour = _spread(session, _hour(session, local), window, 24)
+    by_weekday = _spread(session, _weekday(session, local), window, 7)
     return StationStats(
         station_id=station_id,
         since=since,
@@ -283,6 +275,14 @@ def station_stats(
         alerts_by_kind=_alert_buckets(session, station_id, since, until, col(Alert.kind)),
         verdicts=_alert_buckets(session, station_id, since, until, col(Alert.verdict)),
     )
+
+
+def _spread(session: Session, part: Any, window: ColumnElement[bool], size: int) -> list[int]:
+    """Visits counted by an integer part of the entry time (hour, weekday), zeros kept."""
+    counts = [0] * size
+    for key, n in session.exec(select(part, func.count()).where(window).group_by(_FIRST)).all():
+        counts[int(key)] = int(n)
+    return counts
 
 
 def _dwell_buckets(
@@ -361,39 +361,8 @@ def daily(
     """Per station and local day: visits, distinct members, mean dwell and alerts."""
     check_window(since, until)
     ids = [s.id for s in _visible_stations(session, station_ids)]
-    vday = func.date(_local(session, col(VisitRecord.entered_at), tz, until))
-    visits = (
-        session.connection()
-        .execute(
-            sa_select(
-                col(VisitRecord.station_id),
-                vday,
-                func.count(),
-                func.count(func.distinct(VisitRecord.member_id)),
-                func.avg(_dwell_s(session)),
-            )
-            .where(
-                col(VisitRecord.station_id).in_(ids),
-                col(VisitRecord.entered_at) >= since,
-                col(VisitRecord.entered_at) < until,
-            )
-            .group_by(_FIRST, _SECOND)
-        )
-        .all()
-    )
-    aday = func.date(_local(session, col(Alert.first_at), tz, until))
-    alerts = {
-        (s, str(d)): int(n)
-        for s, d, n in session.exec(
-            select(Alert.station_id, aday, func.count())
-            .where(
-                col(Alert.station_id).in_(ids),
-                col(Alert.first_at) >= since,
-                col(Alert.first_at) < until,
-            )
-            .group_by(_FIRST, _SECOND)
-        ).all()
-    }
+    visits = _daily_visits(session, ids, since, until, tz)
+    alerts = _daily_alerts(session, ids, since, until, tz)
     rows = [
         DailyRow(
             station_id=s,
@@ -406,3 +375,41 @@ def daily(
         for s, d, n, m, mean in visits
     ]
     return sorted(rows, key=lambda r: (r.station_id, r.day))
+
+
+def _daily_visits(
+    session: Session, ids: list[str], since: datetime, until: datetime, tz: ZoneInfo
+) -> list[Any]:
+    vday = func.date(_local(session, col(VisitRecord.entered_at), tz, until))
+    query = (
+        sa_select(
+            col(VisitRecord.station_id),
+            vday,
+            func.count(),
+            func.count(func.distinct(VisitRecord.member_id)),
+            func.avg(_dwell_s(session)),
+        )
+        .where(
+            col(VisitRecord.station_id).in_(ids),
+            col(VisitRecord.entered_at) >= since,
+            col(VisitRecord.entered_at) < until,
+        )
+        .group_by(_FIRST, _SECOND)
+    )
+    return list(session.connection().execute(query).all())
+
+
+def _daily_alerts(
+    session: Session, ids: list[str], since: datetime, until: datetime, tz: ZoneInfo
+) -> dict[tuple[str, str], int]:
+    aday = func.date(_local(session, col(Alert.first_at), tz, until))
+    query = (
+        select(Alert.station_id, aday, func.count())
+        .where(
+            col(Alert.station_id).in_(ids),
+            col(Alert.first_at) >= since,
+            col(Alert.first_at) < until,
+        )
+        .group_by(_FIRST, _SECOND)
+    )
+    return {(s, str(d)): int(n) for s, d, n in session.exec(query).all()}

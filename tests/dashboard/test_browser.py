@@ -63,22 +63,17 @@ def _charts_drawn(page: Page, count: int) -> None:
     expect(charts).to_have_count(count, timeout=60_000)
 
 
-def test_overview_and_station_page_in_chromium(
-    browser: Browser,
-    dashboard_url: str,
-    seeded: SeededDuty,
-) -> None:
-    page = browser.new_page(viewport={"width": 1400, "height": 1100})
-    page.goto(dashboard_url)
-    page.get_by_label("Username").fill(MANAGER)
-    page.get_by_role("textbox", name="Password").fill(MANAGER_PASSWORD)
+def _sign_in(page: Page, url: str, username: str, password: str) -> None:
+    page.goto(url)
+    page.get_by_label("Username").fill(username)
+    page.get_by_role("textbox", name="Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
     _charts_drawn(page, 1)  # the map
-    expect(page.get_by_text("Needs attention first")).to_be_visible()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
 
+
+def _station_page(page: Page) -> None:
+    """From the overview to the first station: charts, alerts, loaded snapshots, verdicts."""
     page.get_by_role("button", name="Open station page").click()
     expect(page.get_by_text("Occupancy over the last 24 hours")).to_be_visible(timeout=60_000)
     _charts_drawn(page, 6)
@@ -97,17 +92,42 @@ def test_overview_and_station_page_in_chromium(
     page.screenshot(path=str(ARTIFACTS / "dashboard-station-full.png"))
     assert MANAGED[0] in page.content()
 
-    # An admin sees every station on the map.
+
+def _admin_pages(page: Page, url: str, seeded: SeededDuty) -> None:
+    """An admin sees every station on the map; then the reports and devices pages."""
     with seeded.server.client() as http:
         admin = {"username": "admin.lin", "password": "admin-password-123", "role": "admin"}
         http.post("/api/v1/users", json=admin).raise_for_status()
     page.set_viewport_size({"width": 1400, "height": 1100})
     page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Username").fill(admin["username"])
-    page.get_by_role("textbox", name="Password").fill(admin["password"])
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
-    _charts_drawn(page, 1)
+    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+    _sign_in(page, url, admin["username"], admin["password"])
     expect(page.get_by_text(f"{seeded.summary.stations} stations, 1 page(s)")).to_be_visible()
+    page.wait_for_function(
+        "() => { const t = document.querySelector('[data-testid=stDataFrame]');"
+        " return t && t.getBoundingClientRect().width > 400; }",
+        timeout=60_000,
+    )
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview-admin.png"))
+    page.get_by_role("link", name="Reports").click()
+    expect(page.get_by_text("Monthly summary")).to_be_visible(timeout=60_000)
+    _charts_drawn(page, 3)
+    page.set_viewport_size({"width": 1400, "height": 2200})
+    page.screenshot(path=str(ARTIFACTS / "dashboard-reports.png"))
+    page.get_by_role("link", name="Devices and nodes").click()
+    expect(page.get_by_text("Edge nodes")).to_be_visible(timeout=60_000)
+    page.screenshot(path=str(ARTIFACTS / "dashboard-devices.png"))
+
+
+def test_overview_and_station_page_in_chromium(
+    browser: Browser, dashboard_url: str, seeded: SeededDuty
+) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={"width": 1400, "height": 1100})
+    _sign_in(page, dashboard_url, MANAGER, MANAGER_PASSWORD)
+    expect(page.get_by_text("Needs attention first")).to_be_visible()
+    expect(page.get_by_text(f"{len(MANAGED)} stations, 1 page(s)")).to_be_visible()
+    page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
+    _station_page(page)
+    _admin_pages(page, dashboard_url, seeded)
     page.close()
