@@ -99,3 +99,21 @@ def test_verdict_snooze_and_actions_are_audited(api: TestClient, clock: ManualCl
     assert ("snooze", "") in actions
     api.get("/api/v1/visits", headers=li)
     assert any(d["action"] == "read visits" for d in _audit(api, actor="li"))
+
+
+def test_manager_issues_entry_codes_only_for_their_stations(
+    api: TestClient, clock: ManualClock
+) -> None:
+    _seed_two_stations(api, clock)
+    wang = user_headers(api, "wang", "manager", ("st-1",))
+    member = api.post("/api/v1/members", json={"occupation": "courier"}, headers=wang).json()
+    tokens = f"/api/v1/members/{member['id']}/tokens"
+    assert api.post(tokens, json={"scopes": ["st-1"]}, headers=wang).status_code == 201
+    assert api.post(tokens, json={"scopes": ["st-2"]}, headers=wang).status_code == 403
+    assert api.post(tokens, json={"scopes": ["region:north"]}, headers=wang).status_code == 403
+    qr = api.get(f"/api/v1/members/{member['id']}/qr.png", params={"scope": "st-2"}, headers=wang)
+    assert qr.status_code == 403
+    assert api.get("/api/v1/stations/st-2/occupancy", headers=wang).status_code == 403
+    assert api.get("/api/v1/stations/st-1/occupancy", headers=wang).status_code == 200
+    denied = {d["target"] for d in _audit(api, actor="wang", outcome="denied")}
+    assert {"scope st-2", "scope region:north", "station st-2"} <= denied

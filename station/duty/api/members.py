@@ -6,17 +6,27 @@ from datetime import timedelta
 from html import escape
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Response, status
+from fastapi import APIRouter, HTTPException, Query, Request, Response, status
 from fastapi.responses import HTMLResponse
 
 from station.duty import members, visits
-from station.duty.api.deps import NowDep, PrincipalDep, SessionDep
+from station.duty.api.deps import NowDep, PrincipalDep, SessionDep, check_scope
 from station.duty.audit import audit
+from station.duty.auth import Principal
 from station.duty.member_models import ConsentCreate, ConsentPublic
 from station.duty.models import Station
 from station.tokens import qr_png
 
 router = APIRouter(tags=["members"])
+
+
+def _check_token_scopes(request: Request, who: Principal, scopes: list[str]) -> None:
+    """A manager issues codes for their own stations only; regions need a wider role."""
+    if who.station_ids is None:
+        return
+    for scope in scopes:
+        station = "" if scope.startswith("region:") else scope
+        check_scope(request, who, "token.issue", f"scope {scope}", station)
 
 
 def _fail(err: Exception) -> HTTPException:
@@ -118,9 +128,15 @@ def reinstate_member(session: SessionDep, who: PrincipalDep, member_id: str) -> 
 
 @router.post("/members/{member_id}/tokens", status_code=status.HTTP_201_CREATED)
 def issue_token(
-    session: SessionDep, who: PrincipalDep, now: NowDep, member_id: str, body: members.TokenRequest
+    request: Request,
+    session: SessionDep,
+    who: PrincipalDep,
+    now: NowDep,
+    member_id: str,
+    body: members.TokenRequest,
 ) -> members.IssuedToken:
-    """Issue a signed entry token for the member."""
+    """Issue a signed entry token for the member, good only where the caller may act."""
+    _check_token_scopes(request, who, body.scopes)
     try:
         token, claims = members.issue_token(session, member_id, body, now)
     except (members.MemberNotFoundError, members.MemberConflictError) as err:
@@ -132,6 +148,7 @@ def issue_token(
 
 @router.get("/members/{member_id}/qr.png", response_class=Response)
 def token_qr(
+    request: Request,
     session: SessionDep,
     who: PrincipalDep,
     now: NowDep,
@@ -141,7 +158,7 @@ def token_qr(
 ) -> Response:
     """Issue a fresh token and return it as a PNG QR code."""
     issued = issue_token(
-        session, who, now, member_id, members.TokenRequest(scopes=scope, ttl_s=ttl_s)
+        request, session, who, now, member_id, members.TokenRequest(scopes=scope, ttl_s=ttl_s)
     )
     return Response(qr_png(issued.token), media_type="image/png")
 
@@ -182,12 +199,15 @@ def entry_sync(session: SessionDep) -> members.EntrySync:
 
 @router.get("/stations/{station_id}/occupancy")
 def station_occupancy(
+    request: Request,
     session: SessionDep,
+    who: PrincipalDep,
     now: NowDep,
     station_id: str,
     hours: Annotated[float, Query(gt=0, le=24 * 31, description="Window for dwell time.")] = 24,
 ) -> visits.Occupancy:
     """People inside now, and visits and dwell time over the last `hours`."""
+    check_scope(request, who, "read occupancy", f"station {station_id}", station_id)
     if session.get(Station, station_id) is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"station {station_id!r} not found")
     return visits.occupancy(session, station_id, now - timedelta(hours=hours))
