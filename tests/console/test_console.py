@@ -3,7 +3,6 @@ and escalation stops. A screenshot is kept in test-artifacts/."""
 
 from __future__ import annotations
 
-import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,36 +11,15 @@ import cv2
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from station.contracts import EventKind, NodeTopics, TopicKind, utcnow
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker
+from tests.support.browser import ARTIFACTS
 from tests.support.duty_server import DutyServer, wait_until
 
 pytestmark = pytest.mark.integration
-
-ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-CHROMIUM_FLAGS = [
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture

@@ -8,15 +8,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
-import psycopg
 import pytest
 
 from station.contracts import utcnow
 from station.duty.db import make_engine
 from station.duty.seed import SeedOptions, SeedSummary, seed
 from station.duty.snapshots import SnapshotStore
-from tests.conftest import PG_ADMIN_URL
 from tests.support.broker import MosquittoBroker
+from tests.support.database import fresh_database
 from tests.support.duty_server import DutyServer
 
 MANAGER = "manager.wu"
@@ -43,13 +42,8 @@ class SeededDuty:
 @pytest.fixture(scope="module")
 def module_pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database for one test module."""
-    name = f"uws_dash_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    base = PG_ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{base}/{name}"
-    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    with fresh_database("uws_dash") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ charts, alerts and snapshots. Screenshots are kept in test-artifacts/ for a pers
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -12,25 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 
 from station.localbroker import free_port
-from tests.console.test_console import ARTIFACTS, CHROMIUM_FLAGS
 from tests.dashboard.conftest import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
+from tests.support.browser import ARTIFACTS
 from tests.support.duty_server import wait_until
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]
-
-
-@pytest.fixture
-def browser() -> Iterator[Browser]:
-    """Debian's Chromium driven by Playwright (no browser download)."""
-    executable = shutil.which("chromium") or "/usr/bin/chromium"
-    with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_FLAGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
