@@ -145,7 +145,12 @@ class EdgeConfig(_Section):
 
     node_id: NodeId
     cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud broker link.")
-    camera: CameraConfig = Field(description="The camera to watch.")
+    camera: CameraConfig = Field(description="The first camera (the door camera for entry).")
+    cameras: list[CameraConfig] = Field(
+        default_factory=list,
+        max_length=15,
+        description="More cameras; every model call serves a batch of all their frames.",
+    )
     detector: DetectorConfig = Field(description="The detection model.")
     presence: PresenceConfig = Field(
         default_factory=PresenceConfig, description="Presence event timings."
@@ -172,6 +177,22 @@ class EdgeConfig(_Section):
     entry: EntrySettings | None = Field(
         default=None, description="Entry by QR code (and face) at the door; needs `devices`."
     )
+
+    @property
+    def all_cameras(self) -> list[CameraConfig]:
+        """The first camera, then the others."""
+        return [self.camera, *self.cameras]
+
+    @model_validator(mode="after")
+    def _distinct_cameras(self) -> EdgeConfig:
+        ids = [camera.id for camera in self.all_cameras]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"camera ids must be distinct: {', '.join(ids)}")
+        known = set(ids)
+        for spec in self.models:
+            if spec.cameras is not None and not spec.cameras <= known:
+                raise ValueError(f"model {spec.model} names unknown cameras")
+        return self
 
     @model_validator(mode="after")
     def _entry_needs_a_door(self) -> EdgeConfig:
@@ -213,9 +234,13 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
     def resolve(value: Path) -> Path:
         return value if value.is_absolute() else (base / value).resolve()
 
-    camera = config.camera
-    if camera.is_file:
-        camera = camera.model_copy(update={"source": str(resolve(Path(str(camera.source))))})
+    def resolve_camera(camera: CameraConfig) -> CameraConfig:
+        if not camera.is_file:
+            return camera
+        return camera.model_copy(update={"source": str(resolve(Path(str(camera.source))))})
+
+    camera = resolve_camera(config.camera)
+    cameras = [resolve_camera(c) for c in config.cameras]
     models = [
         spec
         if spec.model.startswith(PACKAGE_PREFIX)
@@ -235,6 +260,7 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
     return config.model_copy(
         update={
             "camera": camera,
+            "cameras": cameras,
             "cloud": cloud,
             "models": models,
             "privacy": privacy,

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from importlib import metadata
 from types import FrameType
 
-from edge.analysis import FrameAnalysis, build_blurrer, load_extra_models
+from edge.analysis import CameraFeed, StationAnalysis, build_blurrer, load_extra_models
 from edge.camera import Camera
 from edge.config import DetectorConfig, EdgeConfig, PresenceConfig
 from edge.device_link import LocalSafety
@@ -28,9 +28,10 @@ from station.contracts import (
     TopicKind,
     utcnow,
 )
-from vision.detector import Detector, YoloDetector
+from vision.detector import YoloDetector
 from vision.events import HazardEvent
 from vision.fire import SensorReading
+from vision.pipeline import CameraFrame, ModelUse
 from vision.presence import Phase, PresenceEvent, PresenceMonitor
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
@@ -136,7 +137,11 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
     restore = _install_signal_handlers(stop)
     try:
         # The model loads first: a bad model path fails before anything goes on the wire.
-        models = [build_detector(config.detector), *load_extra_models(config)]
+        extra = load_extra_models(config)
+        models = [
+            ModelUse(build_detector(config.detector)),
+            *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
+        ]
         blurrer = build_blurrer(config.privacy)
         outbox = Outbox(config.outbox.path)
         try:
@@ -150,7 +155,7 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
 
 def _run_parts(
     config: EdgeConfig,
-    models: Sequence[Detector],
+    models: Sequence[ModelUse],
     outbox: Outbox,
     stop: threading.Event,
     blurrer: FaceBlurrer | None = None,
@@ -159,8 +164,8 @@ def _run_parts(
     safety = _start_local_safety(config, uplink)
     reports = _start_device_reports(config, safety, uplink)
     entry = _start_entry(config, safety, uplink)
-    camera = Camera(config.camera)
-    health = HealthReporter(config.node_id, [camera], outbox.depth)
+    cameras = [Camera(camera) for camera in config.all_cameras]
+    health = HealthReporter(config.node_id, cameras, outbox.depth)
     health_topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish_health(report: NodeHealth) -> None:
@@ -170,13 +175,14 @@ def _run_parts(
             reports.publish()
 
     uplink.start()
-    camera.start()
+    for camera in cameras:
+        camera.start()
     health.start(config.health.interval_s, publish_health)
-    log.info("node %s running camera %s", config.node_id, config.camera.id)
+    log.info("node %s running cameras %s", config.node_id, ", ".join(c.camera_id for c in cameras))
     try:
         _analyse(
             config=config,
-            camera=camera,
+            cameras=cameras,
             models=models,
             health=health,
             uplink=uplink,
@@ -188,7 +194,8 @@ def _run_parts(
         )
     finally:
         health.stop()
-        camera.stop()
+        for camera in cameras:
+            camera.stop()
         for part in (entry, reports, safety):
             if part is not None:
                 part.stop()
@@ -250,8 +257,8 @@ def _fire_to_rules(safety: LocalSafety | None) -> Callable[[Event], None] | None
 def _analyse(
     *,
     config: EdgeConfig,
-    camera: Camera,
-    models: Sequence[Detector],
+    cameras: Sequence[Camera],
+    models: Sequence[ModelUse],
     health: HealthReporter,
     uplink: Uplink,
     stop: threading.Event,
@@ -260,39 +267,53 @@ def _analyse(
     on_event: Callable[[Event], None] | None = None,
     entry: EntryService | None = None,
 ) -> None:
-    """The frame loop: newest frame -> models -> presence and hazards -> events, until stop."""
-    events = EventPublisher(config.node_id, camera.camera_id, uplink.send, on_event)
+    """The frame loop: newest frames -> one batch through the models -> events, until stop."""
+    feeds = [
+        CameraFeed(
+            camera.camera_id,
+            build_presence(config.presence),
+            EventPublisher(config.node_id, camera.camera_id, uplink.send, on_event),
+        )
+        for camera in cameras
+    ]
 
     def send_snapshot(event_id: str, jpeg: bytes) -> None:
         uplink.send(uplink.topics.snapshot(event_id), jpeg)
 
-    analysis = FrameAnalysis(
-        config,
-        camera.camera_id,
-        models,
-        build_presence(config.presence),
-        events,
-        send_snapshot,
-        blurrer,
-        sensors,
-    )
-    last_index = -1
+    analysis = StationAnalysis(config, feeds, models, send_snapshot, blurrer, sensors)
+    last = {camera.camera_id: -1 for camera in cameras}
+    door = cameras[0].camera_id
     while not stop.is_set():
-        frame = camera.read(after=last_index, timeout_s=_READ_TIMEOUT_S)
-        if frame is None:
+        frames = _newest_frames(cameras, last)
+        if not frames:
             continue
-        last_index = frame.index
-        analysed = analysis.step(frame.ts, frame.image)
-        health.record_inference(analysed.inference_ms)
-        health.record_frame(camera.camera_id)
-        if entry is not None:
+        results = analysis.step(frames)
+        health.record_inference(sum(r.inference_ms for r in results.values()))
+        for camera_id in results:
+            health.record_frame(camera_id)
+        door_frame = next((f for f in frames if f.camera_id == door), None)
+        if entry is not None and door_frame is not None:
             try:
-                entry.on_frame(frame.image)
+                entry.on_frame(door_frame.image)
             except Exception:
-                # A fault at the door must never stop the hazard watch on this camera.
-                log.exception("entry failed on frame %d", frame.index)
+                # A fault at the door must never stop the hazard watch on the cameras.
+                log.exception("entry failed on a frame of camera %s", door)
     # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
     analysis.close(utcnow())
+
+
+def _newest_frames(cameras: Sequence[Camera], last: dict[str, int]) -> list[CameraFrame]:
+    """Take each camera's frame newer than the last one used; wait briefly if none is new."""
+    frames: list[CameraFrame] = []
+    for attempt_s in (0.0, _READ_TIMEOUT_S / max(1, len(cameras))):
+        for camera in cameras:
+            frame = camera.read(after=last[camera.camera_id], timeout_s=attempt_s)
+            if frame is not None:
+                last[camera.camera_id] = frame.index
+                frames.append(CameraFrame(camera.camera_id, frame.ts, frame.image))
+        if frames:
+            break
+    return frames
 
 
 def _severity(found: PresenceEvent | HazardEvent) -> EventSeverity | None:

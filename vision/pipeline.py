@@ -125,6 +125,23 @@ class CameraAnalysis:
         return self.fall.close(now) + self.fire.close(now) + self.crowd.close(now)
 
 
+def detect_batch(
+    models: Sequence[ModelUse], frames: Sequence[CameraFrame]
+) -> tuple[list[list[Detection]], float]:
+    """Run each model once on the frames of the cameras it serves; (detections per frame, ms)."""
+    found: list[list[Detection]] = [[] for _ in frames]
+    spent = 0.0
+    for use in models:
+        picked = [i for i, f in enumerate(frames) if use.serves(f.camera_id)]
+        if not picked:
+            continue
+        batch = use.detector.detect([frames[i].image for i in picked])
+        spent += use.detector.last_inference_ms
+        for i, dets in zip(picked, batch, strict=True):
+            found[i].extend(dets)
+    return found, spent
+
+
 class Pipeline:
     """Several cameras, several models: each model called once per batch on its cameras."""
 
@@ -145,17 +162,7 @@ class Pipeline:
         unknown = [f.camera_id for f in frames if f.camera_id not in self.cameras]
         if unknown:
             raise KeyError(f"unknown camera ids: {', '.join(sorted(set(unknown)))}")
-        found: list[list[Detection]] = [[] for _ in frames]
-        spent = 0.0
-        for use in self.models:
-            picked = [i for i, f in enumerate(frames) if use.serves(f.camera_id)]
-            if not picked:
-                continue
-            batch = use.detector.detect([frames[i].image for i in picked])
-            spent += use.detector.last_inference_ms
-            for i, dets in zip(picked, batch, strict=True):
-                found[i].extend(dets)
-        self.last_inference_ms = spent
+        found, self.last_inference_ms = detect_batch(self.models, frames)
         out: list[tuple[str, HazardEvent]] = []
         for frame, dets in zip(frames, found, strict=True):
             reading = (sensors or {}).get(frame.camera_id)

@@ -38,6 +38,9 @@ class ModelSpec(BaseModel):
     hazards: frozenset[Hazard] | None = Field(
         default=None, description="Hazards this model feeds; null: all of them."
     )
+    cameras: frozenset[str] | None = Field(
+        default=None, description="Camera ids this model watches; null: every camera."
+    )
 
 
 def resolve_weights(model: str, base: Path | None = None) -> Path:
