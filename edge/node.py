@@ -6,6 +6,7 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from importlib import metadata
 from types import FrameType
 
@@ -134,38 +135,38 @@ class EventPublisher:
 def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
     """Run the node until `stop` is set or SIGINT/SIGTERM arrives, then shut down cleanly."""
     stop = stop or threading.Event()
-    restore = _install_signal_handlers(stop)
-    try:
-        # The model loads first: a bad model path fails before anything goes on the wire.
+    with ExitStack() as cleanup:
+        cleanup.callback(_install_signal_handlers(stop))
+        outbox = Outbox(config.outbox.path)
+        cleanup.callback(outbox.close)
+        uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
+        # The safety rules start before the models load (seconds): after a restart during a
+        # fire the door must open at once. Their events wait in the outbox for the link.
+        safety = _start_local_safety(config, uplink)
+        if safety is not None:
+            cleanup.callback(safety.stop)
         extra = load_extra_models(config)
         models = [
             ModelUse(build_detector(config.detector)),
             *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
         ]
-        blurrer = build_blurrer(config.privacy)
-        outbox = Outbox(config.outbox.path)
-        try:
-            _run_parts(config, models, outbox, stop, blurrer)
-        finally:
-            outbox.close()
-    finally:
-        restore()
+        _run_parts(config, models, uplink, safety, stop, build_blurrer(config.privacy))
     log.info("node %s stopped", config.node_id)
 
 
 def _run_parts(
     config: EdgeConfig,
     models: Sequence[ModelUse],
-    outbox: Outbox,
+    uplink: Uplink,
+    safety: LocalSafety | None,
     stop: threading.Event,
     blurrer: FaceBlurrer | None = None,
 ) -> None:
-    uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
-    safety = _start_local_safety(config, uplink)
+    outbox_depth = uplink.outbox.depth
     reports = _start_device_reports(config, safety, uplink)
     entry = _start_entry(config, safety, uplink)
     cameras = [Camera(camera) for camera in config.all_cameras]
-    health = HealthReporter(config.node_id, cameras, outbox.depth)
+    health = HealthReporter(config.node_id, cameras, outbox_depth)
     health_topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish_health(report: NodeHealth) -> None:
@@ -196,7 +197,7 @@ def _run_parts(
         health.stop()
         for camera in cameras:
             camera.stop()
-        for part in (entry, reports, safety):
+        for part in (entry, reports):
             if part is not None:
                 part.stop()
         uplink.stop()

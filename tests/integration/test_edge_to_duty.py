@@ -59,6 +59,7 @@ def test_real_node_detection_becomes_exactly_one_alert(
         node.kill()
     wait_until(lambda: not _get(duty, "/api/v1/alerts", kind="person")[0]["active"], 20, "clear")
     feed.stop()
+    assert feed.error is None
 
     (alert,) = _get(duty, "/api/v1/alerts", kind="person")
     assert (alert["station_id"], alert["zone"], alert["count"]) == ("st-e2e", "street", 1)

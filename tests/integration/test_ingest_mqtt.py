@@ -52,6 +52,7 @@ def test_event_over_mqtt_becomes_one_alert_on_rest_and_feed(
     wait_until(lambda: feed.events, 15, "the feed event")
     pub.loop_stop()
     feed.stop()
+    assert feed.error is None
     (alert,) = _alerts(duty)
     assert (alert["kind"], alert["count"], alert["status"]) == ("fire", 1, "open")
     assert [(e["change"], e["alert"]["id"]) for e in feed.events] == [("opened", alert["id"])]

@@ -73,6 +73,7 @@ class FeedReader:
 
     def __init__(self, url: str) -> None:
         self.events: list[dict[str, Any]] = []
+        self.error: httpx.HTTPError | None = None
         self._url = url
         self._stop = threading.Event()
         self._connected = threading.Event()
@@ -92,17 +93,22 @@ class FeedReader:
 
     def _read(self) -> None:
         # No read timeout: a timeout inside iter_lines would end the stream for good.
-        with (
-            httpx.Client(headers=AUTH, timeout=httpx.Timeout(10, read=None)) as http,
-            http.stream("GET", f"{self._url}/api/v1/alerts/feed") as response,
-        ):
-            response.raise_for_status()
-            self._connected.set()
-            for line in response.iter_lines():
-                if self._stop.is_set():
-                    return
-                if line.startswith("data:"):
-                    self.events.append(json.loads(line[5:].strip()))
+        try:
+            with (
+                httpx.Client(headers=AUTH, timeout=httpx.Timeout(10, read=None)) as http,
+                http.stream("GET", f"{self._url}/api/v1/alerts/feed") as response,
+            ):
+                response.raise_for_status()
+                self._connected.set()
+                for line in response.iter_lines():
+                    if self._stop.is_set():
+                        return
+                    if line.startswith("data:"):
+                        self.events.append(json.loads(line[5:].strip()))
+        except httpx.HTTPError as err:
+            # The server closing the stream after the test stopped reading is expected.
+            if not self._stop.is_set():
+                self.error = err
 
 
 def wait_until(check: Callable[[], object], timeout_s: float, what: str) -> None:
