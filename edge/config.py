@@ -45,6 +45,14 @@ class CloudConfig(_Section):
         default=None, description="CA certificate file; when set, the link uses TLS."
     )
     keepalive_s: int = Field(default=30, ge=5, le=3600, description="MQTT keep-alive, seconds.")
+    resume_delay_s: float = Field(
+        default=3.0,
+        ge=0,
+        le=60,
+        description="After (re)connecting, wait this long before draining the outbox, so "
+        "cloud-duty has re-subscribed after a broker restart (Mosquitto 2.0 does not restore "
+        "shared subscriptions from persistence).",
+    )
     session_expiry_s: int = Field(
         default=3600,
         ge=0,

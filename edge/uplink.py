@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime
@@ -83,6 +84,7 @@ class Uplink:
         self._mid_to_row: dict[int, int] = {}
         self._row_ids: set[int] = set()
         self._drain_thread: threading.Thread | None = None
+        self._resume_at = 0.0
         self._client = self._make_client()
 
     # -- public API -------------------------------------------------------------------------
@@ -213,6 +215,7 @@ class Uplink:
             log.warning("broker refused uplink %s: %s", self._client_id, reason)
             return
         log.info("uplink connected (session present: %s)", flags.session_present)
+        self._resume_at = time.monotonic() + self._cloud.resume_delay_s
         client.subscribe(self.topics.topic(TopicKind.CMD), qos=1)
         client.publish(self._status_topic, self._status(NodeState.ONLINE, "birth"), 1, True)
         self._connected.set()
@@ -289,7 +292,7 @@ class Uplink:
             self._wake.clear()
             try:
                 self._apply_acks()
-                if self.connected:
+                if self.connected and time.monotonic() >= self._resume_at:
                     self._publish_pending()
             except Exception:
                 # A broken disk or database must not kill the link; try again shortly.

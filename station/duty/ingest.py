@@ -273,7 +273,9 @@ class MqttIngest:
             client.username_pw_set(s.mqtt_username, password)
         if s.mqtt_tls_ca_file:
             client.tls_set(ca_certs=s.mqtt_tls_ca_file)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
+        # Back within 2 s of a broker restart, before nodes resume (they wait
+        # `resume_delay_s`): Mosquitto 2.0 does not restore shared subscriptions.
+        client.reconnect_delay_set(min_delay=1, max_delay=2)
         client.on_connect = self._on_connect
         client.on_socket_open = _no_delay
         client.on_disconnect = self._on_disconnect
