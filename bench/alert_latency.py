@@ -27,7 +27,6 @@ from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session
 
@@ -44,8 +43,8 @@ from station.duty.db import make_engine, migrate
 from station.duty.models import NodeCreate, StationCreate
 from station.duty.registry import create_node, create_station
 from station.localbroker import LocalBroker, free_port
+from tests.support.database import fresh_database
 
-PG_ADMIN = os.environ.get("UWS_TEST_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/postgres")
 TOKEN = "bench-token-" + uuid.uuid4().hex
 EVENT_NODE = "lat-node"
 KINDS = [EventKind.FALL, EventKind.FIRE, EventKind.SMOKE, EventKind.HEAT, EventKind.CROWD]
@@ -330,10 +329,7 @@ def main() -> None:
         help="extra cloud-duty setting, e.g. UWS_INGEST_BATCH_WAIT_MS=5 (repeatable)",
     )
     args = parser.parse_args()
-    name = f"uws_bench_{uuid.uuid4().hex[:8]}"
-    db_url = f"postgresql+psycopg://{PG_ADMIN.split('://', 1)[1].rsplit('/', 1)[0]}/{name}"
-    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("uws_bench") as db_url:
         broker = LocalBroker(Path(tmp) / "broker")
         broker.start()
         duty: subprocess.Popen[bytes] | None = None
@@ -346,7 +342,6 @@ def main() -> None:
                 duty.terminate()
                 duty.wait(timeout=30)
             broker.stop()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(report(args, result), indent=2))
 
 

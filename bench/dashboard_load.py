@@ -18,7 +18,6 @@ import statistics
 import tempfile
 import threading
 import time
-import uuid
 from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -27,7 +26,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
-import psycopg
 import streamlit as st
 import uvicorn
 from streamlit.testing.v1 import AppTest
@@ -42,8 +40,8 @@ from station.duty.seed import SeedOptions, seed
 from station.duty.settings import DutySettings
 from station.duty.snapshots import SnapshotStore
 from station.localbroker import LocalBroker, free_port
+from tests.support.database import fresh_database
 
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 TOKEN = "bench-dashboard-token-0123456789"
 APP = str(Path(__file__).resolve().parents[1] / "dashboard" / "app.py")
 MEDIA = Path(__file__).resolve().parents[2] / "shared" / "media"
@@ -114,10 +112,14 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=365)
     parser.add_argument("--runs", type=int, default=3, help="runs per figure (median)")
     args = parser.parse_args()
-    name = f"uws_bench_dash_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    if args.stations < 5:
+        parser.error("--stations must be at least 5: the timed manager looks after five")
+    with fresh_database("uws_bench_dash") as url:
+        _serve_and_measure(args, url)
+
+
+def _serve_and_measure(args: argparse.Namespace, url: str) -> None:
+    """Serve cloud-duty on the database, time the pages and statistics, print JSON."""
     workdir = Path(tempfile.mkdtemp(prefix="bench-dash-"))
     broker = LocalBroker(workdir / "broker")
     broker.start()
@@ -141,8 +143,6 @@ def main() -> None:
         server.should_exit = True
         time.sleep(1)
         broker.stop()
-        with psycopg.connect(PG_ADMIN, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(json.dumps(result, indent=2))
 
 

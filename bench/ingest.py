@@ -19,7 +19,6 @@ from datetime import timedelta
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session, func, select
 
@@ -41,8 +40,7 @@ from station.duty.nodes import NodeDirectory
 from station.duty.registry import create_node, create_station
 from station.duty.settings import DutySettings
 from station.localbroker import LocalBroker
-
-PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
+from tests.support.database import fresh_database
 
 
 def node_id(i: int) -> str:
@@ -220,19 +218,14 @@ def main() -> None:
     parser.add_argument("--batch-size", type=int, default=500, help="ingest batch size")
     parser.add_argument("--timeout", type=float, default=300)
     args = parser.parse_args()
-    name = f"uws_bench_{uuid.uuid4().hex[:8]}"
-    with tempfile.TemporaryDirectory() as tmp, psycopg.connect(PG_ADMIN, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+    with tempfile.TemporaryDirectory() as tmp, fresh_database("uws_bench") as db_url:
         broker = LocalBroker(Path(tmp))
         broker.start()
         try:
             raw = raw_baseline(broker.port, args)
-            duty = duty_ingest(
-                broker.port, f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}", args
-            )
+            duty = duty_ingest(broker.port, db_url, args)
         finally:
             broker.stop()
-            admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     print(
         json.dumps(
             {
