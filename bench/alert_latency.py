@@ -30,6 +30,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session
 
+from devkit.localbroker import LocalBroker, free_port
 from station.contracts import (
     Event,
     EventKind,
@@ -42,7 +43,6 @@ from station.contracts import (
 from station.duty.db import make_engine, migrate
 from station.duty.models import NodeCreate, StationCreate
 from station.duty.registry import create_node, create_station
-from station.localbroker import LocalBroker, free_port
 from tests.support.database import fresh_database
 
 TOKEN = "bench-token-" + uuid.uuid4().hex

@@ -26,14 +26,14 @@ import numpy as np
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.device_config import DevicesConfig, StationBrokerConfig
-from edge.device_link import StationDevices
-from edge.devices import command_topic
-from edge.entry import EntryConfig, EntryController, qr_from_frame
-from edge.entry_store import EntryStore
-from edge.outbox import Outbox
+from devkit.localbroker import LocalBroker
+from edge.devices.config import DevicesConfig, StationBrokerConfig
+from edge.devices.link import StationDevices
+from edge.devices.model import command_topic
+from edge.entry.controller import EntryConfig, EntryController, qr_from_frame
+from edge.entry.store import EntryStore
+from edge.link.outbox import Outbox
 from station.contracts import Message, utcnow
-from station.localbroker import LocalBroker
 from station.tokens import TokenSigner, new_private_key, public_key_of, qr_png
 from vision.qr import Frame, QrReader
 

@@ -22,6 +22,7 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session, func, select
 
+from devkit.localbroker import LocalBroker
 from station.contracts import (
     Event,
     EventKind,
@@ -39,7 +40,6 @@ from station.duty.models import EventRecord, Node, NodeCreate, StationCreate
 from station.duty.nodes import NodeDirectory
 from station.duty.registry import create_node, create_station
 from station.duty.settings import DutySettings
-from station.localbroker import LocalBroker
 from tests.support.database import fresh_database
 
 

@@ -22,10 +22,11 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.device_config import DevicesConfig, RulesConfig, StationBrokerConfig
-from edge.device_link import LocalSafety, no_delay
-from station.contracts import Event, EventKind, EventPhase
-from station.localbroker import LocalBroker
+from devkit.localbroker import LocalBroker
+from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
+from edge.devices.link import LocalSafety
+from station.mqtt import no_delay
+from vision.events import Hazard, HazardEvent, Phase
 
 WAIT_S = 10.0
 
@@ -93,12 +94,12 @@ def rules_round_trip(port: int, tries: int) -> list[float]:
     """Publish smoke ON as the sensor would; time until UNLOCK arrives on the door's topic."""
     ended = threading.Event()
 
-    def emit(event: Event) -> None:
-        if event.kind is EventKind.SMOKE and event.phase is EventPhase.END:
+    def emit(_device_id: str, event: HazardEvent) -> None:
+        if event.kind is Hazard.SMOKE and event.phase is Phase.END:
             ended.set()
 
     devices = DevicesConfig(broker=StationBrokerConfig(port=port))
-    safety = LocalSafety("bench-node", devices, RulesConfig(), emit)
+    safety = LocalSafety(devices, RulesConfig(), emit)
     if not safety.start(WAIT_S):
         raise TimeoutError("rules did not connect")
     door = Client(port, "dev/door/lock/command")

@@ -1,10 +1,13 @@
-"""The node's frame analysis: models -> presence and fall/fire/crowd -> events and snapshots."""
+"""The node's frame analysis: vision's per-camera results -> contract Events and snapshots.
+
+`to_contract_event` is the one place a vision `HazardEvent` becomes a wire `Event`; camera
+hazards and the device rules' events both go through it.
+"""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -12,32 +15,57 @@ import cv2
 import numpy as np
 
 from edge.config import EdgeConfig, PrivacyConfig
-from station.contracts import MAX_SNAPSHOT_BYTES, Event
+from station.contracts import (
+    MAX_SNAPSHOT_BYTES,
+    Event,
+    EventKind,
+    EventPhase,
+    EventSeverity,
+)
 from vision.detector import Detection, Detector
-from vision.events import HazardEvent
+from vision.events import HazardEvent, Phase
 from vision.fire import SensorReading
-from vision.pipeline import CameraFrame, ModelUse, Pipeline, detect_batch
-from vision.presence import Phase, PresenceEvent, PresenceMonitor
+from vision.pipeline import AnalysisSettings, CameraFrame, CameraResult, ModelUse, Pipeline
 from vision.privacy import FaceBlurrer
 from vision.weights import load_detector
 
 log = logging.getLogger(__name__)
 
 
-class EventSink(Protocol):
-    """Where events go: the node's EventPublisher."""
+def to_contract_event(
+    node_id: str,
+    found: HazardEvent,
+    *,
+    camera_id: str | None = None,
+    device_id: str | None = None,
+    has_snapshot: bool = False,
+) -> Event:
+    """Translate one vision/rules event into the wire Event (its source: a camera or a device)."""
+    return Event(
+        event_id=found.event_id,
+        node_id=node_id,
+        camera_id=camera_id,
+        device_id=device_id,
+        kind=EventKind(found.kind.value),
+        phase=EventPhase(found.phase.value),
+        seq=found.seq,
+        ts=found.at,
+        started_at=found.started_at,
+        score=found.score,
+        zone=found.zone,
+        count=found.count,
+        has_snapshot=has_snapshot,
+        severity=EventSeverity(found.severity.value),
+        evidence=found.evidence,
+    )
 
-    def publish(self, found: PresenceEvent | HazardEvent, *, has_snapshot: bool = False) -> Event:
-        """Send one event message."""
+
+class HazardSink(Protocol):
+    """Where a camera's events go: the node's event router, a list in tests."""
+
+    def __call__(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> object:
+        """Take one event of one camera."""
         ...
-
-
-@dataclass(frozen=True)
-class AnalysedFrame:
-    """What one frame gave: its detections and the model time spent on it."""
-
-    detections: list[Detection]
-    inference_ms: float
 
 
 def load_extra_models(config: EdgeConfig) -> list[Detector]:
@@ -52,83 +80,53 @@ def build_blurrer(config: PrivacyConfig | None) -> FaceBlurrer | None:
     return FaceBlurrer(config.face_model, config.face_score)
 
 
-@dataclass(frozen=True)
-class CameraFeed:
-    """One camera's share of the analysis: its presence logic and where its events go."""
-
-    camera_id: str
-    presence: PresenceMonitor
-    sink: EventSink
-
-
 class StationAnalysis:
-    """All cameras of a node: each model called once per batch on the cameras it serves,
-    then each camera's presence and fall/fire/crowd logic."""
+    """All cameras of a node: one pipeline, each camera with its own settings; events to a sink,
+    a blurred snapshot after each NEW."""
 
     def __init__(
         self,
-        config: EdgeConfig,
-        feeds: Sequence[CameraFeed],
+        cameras: Mapping[str, AnalysisSettings],
         models: Sequence[ModelUse],
+        sink: HazardSink,
         send_snapshot: Callable[[str, bytes], object],
+        *,
         blurrer: FaceBlurrer | None = None,
+        jpeg_quality: int = 80,
         sensors: Callable[[], SensorReading | None] | None = None,
     ) -> None:
         """`sensors` returns the room's smoke and temperature, raising fire severity."""
-        self._feeds = {feed.camera_id: feed for feed in feeds}
-        self._models = list(models)
+        self._pipeline = Pipeline(models, cameras)
+        self._sink = sink
         self._send_snapshot = send_snapshot
         self._blurrer = blurrer
+        self._quality = jpeg_quality
         self._sensors = sensors
-        self._quality = config.privacy.jpeg_quality if config.privacy else 80
-        self._pipeline: Pipeline | None = None
-        if config.analysis is not None:
-            cameras = dict.fromkeys(self._feeds, config.analysis)
-            self._pipeline = Pipeline(self._models, cameras)
 
-    def step(self, frames: Sequence[CameraFrame]) -> dict[str, AnalysedFrame]:
-        """Analyse the newest frame of some cameras together; publish what they cause."""
-        if self._pipeline is not None:
-            reading = self._sensors() if self._sensors is not None else None
-            readings = dict.fromkeys(self._feeds, reading) if reading is not None else None
-            hazards = self._pipeline.analyse(frames, readings)
-            detections = [self._pipeline.last_detections[f.camera_id] for f in frames]
-            spent = self._pipeline.last_inference_ms
-        else:
-            hazards = []
-            detections, spent = detect_batch(self._models, frames)
-        share = spent / max(1, len(frames))
-        results: dict[str, AnalysedFrame] = {}
-        for frame, found in zip(frames, detections, strict=True):
-            h, w = frame.image.shape[:2]
-            feed = self._feeds[frame.camera_id]
-            for event in feed.presence.update(frame.ts, found, w, h):
-                feed.sink.publish(event)
-            results[frame.camera_id] = AnalysedFrame(found, share)
-        images = {f.camera_id: f.image for f in frames}
-        for camera_id, hazard in hazards:
-            self._publish(camera_id, hazard, images[camera_id], results[camera_id].detections)
+    def step(self, frames: Sequence[CameraFrame]) -> list[CameraResult]:
+        """Analyse the newest frame of some cameras together; hand on what they cause."""
+        reading = self._sensors() if self._sensors is not None else None
+        readings = None if reading is None else {f.camera_id: reading for f in frames}
+        results = self._pipeline.analyse(frames, readings)
+        for frame, result in zip(frames, results, strict=True):
+            for event in result.events:
+                self._publish(frame, event, result.detections)
         return results
 
     def close(self, now: datetime) -> None:
         """End every open event (the node is stopping)."""
-        for feed in self._feeds.values():
-            for event in feed.presence.close(now):
-                feed.sink.publish(event)
-        if self._pipeline is not None:
-            for camera_id, hazard in self._pipeline.close(now):
-                self._feeds[camera_id].sink.publish(hazard)
+        for camera_id, events in self._pipeline.close(now).items():
+            for event in events:
+                self._sink(camera_id, event, has_snapshot=False)
 
-    def _publish(
-        self, camera_id: str, hazard: HazardEvent, image: np.ndarray, people: list[Detection]
-    ) -> None:
+    def _publish(self, frame: CameraFrame, event: HazardEvent, people: list[Detection]) -> None:
         snapshot = None
-        if hazard.phase is Phase.NEW and self._blurrer is not None:
-            snapshot = self._snapshot(camera_id, image, people)
-        self._feeds[camera_id].sink.publish(hazard, has_snapshot=snapshot is not None)
+        if event.phase is Phase.NEW and self._blurrer is not None:
+            snapshot = self._snapshot(frame.camera_id, frame.image, people)
+        self._sink(frame.camera_id, event, has_snapshot=snapshot is not None)
         if snapshot is not None:
             # After the event: a station shows the alert at once, the picture when it lands.
-            self._send_snapshot(hazard.event_id, snapshot)
+            self._send_snapshot(event.event_id, snapshot)
 
     def _snapshot(self, camera_id: str, image: np.ndarray, people: list[Detection]) -> bytes | None:
         assert self._blurrer is not None
@@ -142,40 +140,6 @@ class StationAnalysis:
             log.warning("camera %s: no snapshot: %s", camera_id, err)
             return None
         return data if len(data) <= MAX_SNAPSHOT_BYTES else None
-
-
-class FrameAnalysis:
-    """One camera's analysis: a StationAnalysis with a single feed."""
-
-    def __init__(
-        self,
-        config: EdgeConfig,
-        camera_id: str,
-        models: Sequence[Detector],
-        presence: PresenceMonitor,
-        sink: EventSink,
-        send_snapshot: Callable[[str, bytes], object],
-        blurrer: FaceBlurrer | None = None,
-        sensors: Callable[[], SensorReading | None] | None = None,
-    ) -> None:
-        """Analyse `camera_id` with `models` (the first is the configured detector)."""
-        self.camera_id = camera_id
-        self._station = StationAnalysis(
-            config,
-            [CameraFeed(camera_id, presence, sink)],
-            [ModelUse(model) for model in models],
-            send_snapshot,
-            blurrer,
-            sensors,
-        )
-
-    def step(self, ts: datetime, image: np.ndarray) -> AnalysedFrame:
-        """Analyse one frame taken at `ts`; publish what it causes."""
-        return self._station.step([CameraFrame(self.camera_id, ts, image)])[self.camera_id]
-
-    def close(self, now: datetime) -> None:
-        """End every open event (the node is stopping)."""
-        self._station.close(now)
 
 
 def _halve(detection: Detection) -> Detection:

@@ -103,8 +103,12 @@ class Camera:
             if self._thread.is_alive():
                 log.warning("camera %s: capture thread did not stop in time", self.camera_id)
 
-    def read(self, after: int = -1, timeout_s: float = 1.0) -> Frame | None:
-        """Return the newest frame with an index above `after`, waiting up to `timeout_s`."""
+    def read(self, after: int = -1, timeout_s: float = 1.0, *, take: bool = True) -> Frame | None:
+        """Return the newest frame with an index above `after`, waiting up to `timeout_s`.
+
+        `take=False` looks without taking: a file played frame by frame waits for the analysis
+        to take each frame, never for a second reader such as the door watch.
+        """
         with self._cond:
             fresh = self._cond.wait_for(
                 lambda: (
@@ -115,8 +119,9 @@ class Camera:
             frame = self._frame
             if not fresh or frame is None or frame.index <= after:
                 return None
-            self._taken = frame.index
-            self._cond.notify_all()
+            if take:
+                self._taken = frame.index
+                self._cond.notify_all()
             return frame
 
     def stats(self) -> CameraStats:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import yaml
 from pydantic import (
@@ -16,14 +16,13 @@ from pydantic import (
     model_validator,
 )
 
-from edge.device_config import DevicesConfig, RulesConfig
-from edge.entry_config import EntrySettings
+from edge.devices.config import DevicesConfig, RulesConfig
+from edge.entry.config import EntrySettings
 from station.contracts import EntityId, NodeId
+from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
 from vision.roles import Role
 from vision.weights import PACKAGE_PREFIX, ModelSpec
-
-Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class ConfigError(ValueError):
@@ -72,6 +71,11 @@ class CameraConfig(_Section):
         default=True, description="Play files at their native frame rate, as a live camera."
     )
     max_fps: float = Field(default=5.0, gt=0, le=120, description="Most frames analysed a second.")
+    analysis: AnalysisSettings | None = Field(
+        default=None,
+        description="What this camera watches for (zones, rest zones, door line, hazards, "
+        "thresholds); none: the node's `analysis`.",
+    )
 
     @field_validator("source")
     @classmethod
@@ -102,31 +106,6 @@ class DetectorConfig(_Section):
     )
 
 
-class ZoneConfig(_Section):
-    """A named polygon in 0..1 frame coordinates."""
-
-    name: str = Field(default="room", max_length=64, description="Zone name, as in events.")
-    polygon: list[tuple[Fraction, Fraction]] = Field(
-        default_factory=lambda: [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0), (0.0, 1.0)],
-        min_length=3,
-        description="Vertices [x, y], each a fraction of frame width/height.",
-    )
-
-
-class PresenceConfig(_Section):
-    """Timings of the presence event."""
-
-    zone: ZoneConfig = Field(default_factory=ZoneConfig, description="Where presence counts.")
-    confirm_s: float = Field(default=1.0, ge=0, description="Seen this long before NEW.")
-    clear_s: float = Field(default=3.0, gt=0, description="Unseen this long before END.")
-    update_every_s: float = Field(default=10.0, ge=0, description="Fewest seconds between UPDATEs.")
-    refresh_s: float | None = Field(
-        default=60.0,
-        gt=0,
-        description="UPDATE at least this often while open; null: only on change.",
-    )
-
-
 class PrivacyConfig(_Section):
     """Snapshots attached to events, faces blurred before they leave the node."""
 
@@ -153,19 +132,17 @@ class EdgeConfig(_Section):
 
     node_id: NodeId
     cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud broker link.")
-    camera: CameraConfig = Field(description="The first camera (the door camera for entry).")
+    camera: CameraConfig = Field(description="The first camera.")
     cameras: list[CameraConfig] = Field(
         default_factory=list,
         max_length=15,
         description="More cameras; every model call serves a batch of all their frames.",
     )
     detector: DetectorConfig = Field(description="The detection model.")
-    presence: PresenceConfig = Field(
-        default_factory=PresenceConfig, description="Presence event timings."
-    )
-    analysis: AnalysisSettings | None = Field(
-        default=None,
-        description="Fall, fire/smoke and crowd analysis of the camera; none: presence only.",
+    analysis: AnalysisSettings = Field(
+        default_factory=lambda: AnalysisSettings(hazards=frozenset({Hazard.PERSON})),
+        description="What every camera without its own `analysis` watches for; by default "
+        "presence only.",
     )
     models: list[ModelSpec] = Field(
         default_factory=list,
@@ -191,6 +168,17 @@ class EdgeConfig(_Section):
         """The first camera, then the others."""
         return [self.camera, *self.cameras]
 
+    def analysis_for(self, camera: CameraConfig) -> AnalysisSettings:
+        """Return the analysis settings of one camera: its own, else the node's."""
+        return camera.analysis if camera.analysis is not None else self.analysis
+
+    @property
+    def door_camera(self) -> str | None:
+        """Return the id of the camera that watches the door for entry, if entry is on."""
+        if self.entry is None:
+            return None
+        return self.entry.camera or self.camera.id
+
     @model_validator(mode="after")
     def _distinct_cameras(self) -> EdgeConfig:
         ids = [camera.id for camera in self.all_cameras]
@@ -206,6 +194,9 @@ class EdgeConfig(_Section):
     def _entry_needs_a_door(self) -> EdgeConfig:
         if self.entry is not None and self.devices is None:
             raise ValueError("entry opens the door, so it needs a `devices` section")
+        door = self.entry.camera if self.entry is not None else None
+        if door is not None and door not in {camera.id for camera in self.all_cameras}:
+            raise ValueError(f"entry.camera {door!r} is not one of the node's cameras")
         return self
 
 

@@ -1,4 +1,4 @@
-"""Composition root of an edge node: camera -> detector -> zone + presence -> event -> uplink."""
+"""Composition root of an edge node: cameras -> vision -> events -> rules and uplink."""
 
 from __future__ import annotations
 
@@ -10,33 +10,27 @@ from contextlib import ExitStack
 from importlib import metadata
 from types import FrameType
 
-from edge.analysis import CameraFeed, StationAnalysis, build_blurrer, load_extra_models
-from edge.camera import Camera
-from edge.config import DetectorConfig, EdgeConfig, PresenceConfig
-from edge.device_link import LocalSafety
-from edge.device_report import DeviceStateReporter
-from edge.entry_service import EntryService
-from edge.health import HealthReporter
-from edge.outbox import Outbox
-from edge.uplink import Uplink
-from station.contracts import (
-    Event,
-    EventKind,
-    EventPhase,
-    EventSeverity,
-    NodeHealth,
-    NodeTopics,
-    TopicKind,
-    utcnow,
+from edge.analysis import (
+    StationAnalysis,
+    build_blurrer,
+    load_extra_models,
+    to_contract_event,
 )
+from edge.camera import Camera
+from edge.config import DetectorConfig, EdgeConfig
+from edge.devices.link import LocalSafety
+from edge.devices.report import DeviceStateReporter
+from edge.entry.service import EntryService
+from edge.health import HealthReporter
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
+from station.contracts import Event, NodeHealth, TopicKind, utcnow
 from vision.detector import YoloDetector
 from vision.events import HazardEvent
 from vision.fire import SensorReading
 from vision.pipeline import CameraFrame, ModelUse
-from vision.presence import Phase, PresenceEvent, PresenceMonitor
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
-from vision.zones import Zone
 
 log = logging.getLogger(__name__)
 
@@ -62,72 +56,47 @@ def build_detector(config: DetectorConfig) -> YoloDetector:
     )
 
 
-def build_presence(config: PresenceConfig) -> PresenceMonitor:
-    """Build the presence monitor for the configured zone and timings."""
-    zone = Zone.from_points(config.zone.name, config.zone.polygon)
-    return PresenceMonitor(
-        zone,
-        confirm_s=config.confirm_s,
-        clear_s=config.clear_s,
-        update_every_s=config.update_every_s,
-        refresh_s=config.refresh_s,
-    )
+class EventRouter:
+    """Where every event of the node goes: translated once, into the outbox, and camera fires
+    to the local rules directly."""
 
-
-class EventPublisher:
-    """Turns vision's events into contract Events, numbering each event's messages."""
-
-    def __init__(
-        self,
-        node_id: str,
-        camera_id: str,
-        send: Callable[[str, Event], object],
-        on_event: Callable[[Event], None] | None = None,
-    ) -> None:
-        """Publish events of one camera through `send(topic, event)`; tell `on_event` too."""
+    def __init__(self, node_id: str, send: Callable[[str, Event], object], topic: str) -> None:
+        """Send events of `node_id` through `send(topic, event)`."""
         self.node_id = node_id
-        self.camera_id = camera_id
         self._send = send
-        self._on_event = on_event
-        self._topic = NodeTopics(node_id).topic(TopicKind.EVENT)
-        self._seq: dict[str, int] = {}
+        self._topic = topic
+        self._safety: LocalSafety | None = None
 
-    def publish(self, found: PresenceEvent | HazardEvent, *, has_snapshot: bool = False) -> Event:
-        """Send one event message and return it (presence events are of kind person)."""
-        kind = EventKind(found.kind.value) if isinstance(found, HazardEvent) else EventKind.PERSON
-        seq = self._seq.get(found.event_id, 0)
-        if found.phase is Phase.END:
-            self._seq.pop(found.event_id, None)
-        else:
-            self._seq[found.event_id] = seq + 1
-        event = Event(
-            event_id=found.event_id,
-            node_id=self.node_id,
-            camera_id=self.camera_id,
-            kind=kind,
-            phase=EventPhase(found.phase.value),
-            seq=seq,
-            ts=found.at,
-            started_at=found.started_at,
-            score=min(max(found.score, 0.0), 1.0),
-            zone=found.zone,
-            count=found.count,
-            has_snapshot=has_snapshot,
-            severity=_severity(found),
+    def attach_safety(self, safety: LocalSafety) -> None:
+        """Hand camera fires to these local rules from now on."""
+        self._safety = safety
+
+    def camera_event(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> Event:
+        """Send one camera's event; fire and smoke also drive the local rules."""
+        if self._safety is not None:
+            self._safety.rules.on_hazard(camera_id, event)
+        wire = to_contract_event(
+            self.node_id, event, camera_id=camera_id, has_snapshot=has_snapshot
         )
+        return self._emit(wire)
+
+    def device_event(self, device_id: str, event: HazardEvent) -> Event:
+        """Send one event the local rules raised about a device."""
+        return self._emit(to_contract_event(self.node_id, event, device_id=device_id))
+
+    def _emit(self, event: Event) -> Event:
         self._send(self._topic, event)
-        if self._on_event is not None:
-            self._on_event(event)
         log.info(
-            "event %s %s %s seq=%d camera=%s zone=%s count=%d score=%.2f",
+            "event %s %s %s seq=%d source=%s zone=%s count=%d score=%.2f %s",
             event.kind.value,
             event.phase.value,
             event.event_id,
             event.seq,
-            event.camera_id,
+            event.source_id,
             event.zone,
             event.count,
             event.score,
+            event.evidence,
         )
         return event
 
@@ -140,9 +109,10 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
         outbox = Outbox(config.outbox.path)
         cleanup.callback(outbox.close)
         uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
+        router = EventRouter(config.node_id, uplink.send, uplink.topics.topic(TopicKind.EVENT))
         # The safety rules start before the models load (seconds): after a restart during a
         # fire the door must open at once. Their events wait in the outbox for the link.
-        safety = _start_local_safety(config, uplink)
+        safety = _start_local_safety(config, router)
         if safety is not None:
             cleanup.callback(safety.stop)
         extra = load_extra_models(config)
@@ -150,7 +120,7 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
             ModelUse(build_detector(config.detector)),
             *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
         ]
-        _run_parts(config, models, uplink, safety, stop, build_blurrer(config.privacy))
+        _run_parts(config, models, uplink, router, safety, stop, build_blurrer(config.privacy))
     log.info("node %s stopped", config.node_id)
 
 
@@ -158,15 +128,14 @@ def _run_parts(
     config: EdgeConfig,
     models: Sequence[ModelUse],
     uplink: Uplink,
+    router: EventRouter,
     safety: LocalSafety | None,
     stop: threading.Event,
     blurrer: FaceBlurrer | None = None,
 ) -> None:
-    outbox_depth = uplink.outbox.depth
     reports = _start_device_reports(config, safety, uplink)
-    entry = _start_entry(config, safety, uplink)
-    cameras = [Camera(camera) for camera in config.all_cameras]
-    health = HealthReporter(config.node_id, cameras, outbox_depth)
+    cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
+    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox.depth)
     health_topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish_health(report: NodeHealth) -> None:
@@ -175,42 +144,43 @@ def _run_parts(
         if reports is not None:
             reports.publish()
 
+    def send_snapshot(event_id: str, jpeg: bytes) -> None:
+        uplink.send(uplink.topics.snapshot(event_id), jpeg)
+
+    analysis = StationAnalysis(
+        {camera.id: config.analysis_for(camera) for camera in config.all_cameras},
+        models,
+        router.camera_event,
+        send_snapshot,
+        blurrer=blurrer,
+        jpeg_quality=config.privacy.jpeg_quality if config.privacy else 80,
+        sensors=_sensor_reader(safety),
+    )
     uplink.start()
-    for camera in cameras:
+    for camera in cameras.values():
         camera.start()
+    door = cameras[config.door_camera] if config.door_camera else None
+    entry = _start_entry(config, safety, uplink, door)
     health.start(config.health.interval_s, publish_health)
-    log.info("node %s running cameras %s", config.node_id, ", ".join(c.camera_id for c in cameras))
+    log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     try:
-        _analyse(
-            config=config,
-            cameras=cameras,
-            models=models,
-            health=health,
-            uplink=uplink,
-            stop=stop,
-            blurrer=blurrer,
-            sensors=_sensor_reader(safety),
-            on_event=_fire_to_rules(safety),
-            entry=entry,
-        )
+        _analyse(list(cameras.values()), analysis, health, stop)
     finally:
         health.stop()
-        for camera in cameras:
-            camera.stop()
         for part in (entry, reports):
             if part is not None:
                 part.stop()
+        for camera in cameras.values():
+            camera.stop()
         uplink.stop()
 
 
-def _start_local_safety(config: EdgeConfig, uplink: Uplink) -> LocalSafety | None:
+def _start_local_safety(config: EdgeConfig, router: EventRouter) -> LocalSafety | None:
     """Start the device link and safety rules first: they must not wait on the camera or cloud."""
     if config.devices is None:
         return None
-    topic = uplink.topics.topic(TopicKind.EVENT)
-    safety = LocalSafety(
-        config.node_id, config.devices, config.rules, lambda event: uplink.send(topic, event)
-    )
+    safety = LocalSafety(config.devices, config.rules, router.device_event)
+    router.attach_safety(safety)
     safety.start(timeout_s=0)
     return safety
 
@@ -232,73 +202,32 @@ def _start_device_reports(
 
 
 def _start_entry(
-    config: EdgeConfig, safety: LocalSafety | None, uplink: Uplink
+    config: EdgeConfig, safety: LocalSafety | None, uplink: Uplink, door: Camera | None
 ) -> EntryService | None:
-    """Entry by QR code or face at the door, if configured (the config demands devices)."""
+    """Entry by QR code or face at the door camera, on its own thread, if configured."""
     if config.entry is None or safety is None:
         return None
     entry = EntryService(config.node_id, config.entry, safety.devices, uplink)
-    entry.start()
+    entry.start(door)
     return entry
 
 
-def _fire_to_rules(safety: LocalSafety | None) -> Callable[[Event], None] | None:
-    """A fire or smoke the cameras confirm drives the local rules like a smoke detector."""
-    if safety is None:
-        return None
-    rules = safety.rules
-
-    def on_event(event: Event) -> None:
-        if event.kind in (EventKind.FIRE, EventKind.SMOKE) and event.phase is not EventPhase.UPDATE:
-            rules.set_fire(event.phase is EventPhase.NEW)
-
-    return on_event
-
-
 def _analyse(
-    *,
-    config: EdgeConfig,
     cameras: Sequence[Camera],
-    models: Sequence[ModelUse],
+    analysis: StationAnalysis,
     health: HealthReporter,
-    uplink: Uplink,
     stop: threading.Event,
-    blurrer: FaceBlurrer | None,
-    sensors: Callable[[], SensorReading | None] | None,
-    on_event: Callable[[Event], None] | None = None,
-    entry: EntryService | None = None,
 ) -> None:
     """The frame loop: newest frames -> one batch through the models -> events, until stop."""
-    feeds = [
-        CameraFeed(
-            camera.camera_id,
-            build_presence(config.presence),
-            EventPublisher(config.node_id, camera.camera_id, uplink.send, on_event),
-        )
-        for camera in cameras
-    ]
-
-    def send_snapshot(event_id: str, jpeg: bytes) -> None:
-        uplink.send(uplink.topics.snapshot(event_id), jpeg)
-
-    analysis = StationAnalysis(config, feeds, models, send_snapshot, blurrer, sensors)
     last = {camera.camera_id: -1 for camera in cameras}
-    door = cameras[0].camera_id
     while not stop.is_set():
         frames = _newest_frames(cameras, last)
         if not frames:
             continue
         results = analysis.step(frames)
-        health.record_inference(sum(r.inference_ms for r in results.values()))
-        for camera_id in results:
-            health.record_frame(camera_id)
-        door_frame = next((f for f in frames if f.camera_id == door), None)
-        if entry is not None and door_frame is not None:
-            try:
-                entry.on_frame(door_frame.image)
-            except Exception:
-                # A fault at the door must never stop the hazard watch on the cameras.
-                log.exception("entry failed on a frame of camera %s", door)
+        health.record_inference(sum(r.inference_ms for r in results))
+        for result in results:
+            health.record_frame(result.camera_id)
     # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
     analysis.close(utcnow())
 
@@ -315,11 +244,6 @@ def _newest_frames(cameras: Sequence[Camera], last: dict[str, int]) -> list[Came
         if frames:
             break
     return frames
-
-
-def _severity(found: PresenceEvent | HazardEvent) -> EventSeverity | None:
-    """Return a hazard's severity in contract terms; presence events have none."""
-    return EventSeverity(found.severity.value) if isinstance(found, HazardEvent) else None
 
 
 def _sensor_reader(safety: LocalSafety | None) -> Callable[[], SensorReading] | None:

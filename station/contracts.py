@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Final, Literal, TypeVar
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "uws/v1"
@@ -175,16 +175,22 @@ class EventPhase(StrEnum):
 class EventSeverity(StrEnum):
     """How urgent a node judges an event; sensors agreeing with the camera make it critical."""
 
+    INFO = "info"
     WARNING = "warning"
     CRITICAL = "critical"
 
 
 class Event(Message):
-    """A hazard (or presence) event on `.../event`; idempotent on (event_id, phase, seq)."""
+    """A hazard (or presence) event on `.../event`; idempotent on (event_id, phase, seq).
+
+    Its source is a camera (what the models saw) or a station device (what the local rules
+    read), never both.
+    """
 
     event_id: EntityId = Field(description="Stable id shared by new, update and end.")
     node_id: NodeId
-    camera_id: EntityId
+    camera_id: EntityId | None = Field(default=None, description="The camera that saw it.")
+    device_id: EntityId | None = Field(default=None, description="The device that reported it.")
     kind: EventKind
     phase: EventPhase
     seq: int = Field(ge=0, description="Counts the messages of this event from 0.")
@@ -197,6 +203,20 @@ class Event(Message):
     severity: EventSeverity | None = Field(
         default=None, description="The node's judgement of urgency; none where it has none."
     )
+    evidence: str = Field(
+        default="", max_length=300, description="Why the node raised it, for people to read."
+    )
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Event:
+        if (self.camera_id is None) == (self.device_id is None):
+            raise ValueError("an event names exactly one source: camera_id or device_id")
+        return self
+
+    @property
+    def source_id(self) -> str:
+        """Return the camera or device the event came from."""
+        return self.camera_id or self.device_id or ""
 
 
 class VisitMethod(StrEnum):

@@ -16,9 +16,8 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from vision.events import Hazard
+from vision.events import CAMERA_HAZARDS, Hazard, Phase
 from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
-from vision.presence import Phase
 from vision.weights import ModelSpec, load_detector
 
 log = logging.getLogger(__name__)
@@ -153,7 +152,8 @@ class Evaluator:
 
     def run_clip(self, clip: Clip, media_root: Path) -> ClipResult:
         """Analyse one clip; return its NEW events and its counts."""
-        judged = clip.hazards if clip.hazards is not None else frozenset(Hazard)
+        # Presence is occupancy, not an incident: it is never scored as a detection.
+        judged = clip.hazards if clip.hazards is not None else CAMERA_HAZARDS - {Hazard.PERSON}
         settings = self.manifest.analysis.model_copy(
             update={"hazards": self.manifest.analysis.hazards & judged}
         )
@@ -169,10 +169,11 @@ class Evaluator:
         frames = sample_frames(media_root / clip.path, self.manifest.fps, self.manifest.still_s)
         for at, image in frames:
             ts = _EPOCH + timedelta(seconds=at)
-            for _, event in pipeline.analyse([CameraFrame("clip", ts, image)]):
+            [seen] = pipeline.analyse([CameraFrame("clip", ts, image)])
+            for event in seen.events:
                 if event.phase is Phase.NEW:
                     result.detections.append((event.kind, at))
-            occupancy.append((at, pipeline.cameras["clip"].crowd.occupancy))
+            occupancy.append((at, seen.occupancy))
         if not occupancy:
             raise ManifestError(f"{clip.path}: no frames")
         for truth in wanted:

@@ -1,4 +1,4 @@
-"""Frames from several cameras -> one model call per model -> tracks -> fall/fire/crowd events."""
+"""Frames from several cameras -> one model call per model -> tracks -> typed per-camera results."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from vision.crowd import CrowdMonitor, CrowdSettings, DoorCounter
 from vision.detector import Detection, Detector
-from vision.events import Hazard, HazardEvent
+from vision.events import CAMERA_HAZARDS, Hazard, HazardEvent
 from vision.fall import FallMonitor, FallSettings
 from vision.fire import FireMonitor, FireSettings, SensorReading
+from vision.presence import PresenceMonitor, PresenceSettings
 from vision.tracking import PersonTracker
 from vision.zones import DoorLine, Zone
 
@@ -29,8 +30,8 @@ class AnalysisSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     hazards: frozenset[Hazard] = Field(
-        default=frozenset({Hazard.FALL, Hazard.FIRE, Hazard.SMOKE, Hazard.CROWD}),
-        description="Kinds of event this camera raises.",
+        default=CAMERA_HAZARDS,
+        description="Kinds of event this camera raises (person: presence in the counted zone).",
     )
     zone: str = Field(default="room", max_length=64, description="Name of the counted zone.")
     polygon: Polygon = Field(
@@ -42,9 +43,20 @@ class AnalysisSettings(BaseModel):
     door: tuple[tuple[Fraction, Fraction], tuple[Fraction, Fraction]] | None = Field(
         default=None, description="Door line [a, b]; walking onto the left of a->b enters."
     )
+    presence: PresenceSettings = Field(
+        default_factory=PresenceSettings, description="Presence (occupancy) event timings."
+    )
     fall: FallSettings = Field(default_factory=FallSettings, description="Fall logic.")
     fire: FireSettings = Field(default_factory=FireSettings, description="Fire/smoke logic.")
     crowd: CrowdSettings = Field(default_factory=CrowdSettings, description="Crowd logic.")
+
+    @field_validator("hazards")
+    @classmethod
+    def _camera_kinds(cls, hazards: frozenset[Hazard]) -> frozenset[Hazard]:
+        unseen = sorted(h.value for h in hazards - CAMERA_HAZARDS)
+        if unseen:
+            raise ValueError(f"a camera cannot see {', '.join(unseen)}")
+        return hazards
 
     @field_validator("door")
     @classmethod
@@ -78,51 +90,90 @@ class ModelUse:
         return self.cameras is None or camera_id in self.cameras
 
 
+@dataclass(frozen=True)
+class DoorTally:
+    """Crossings of the door line since start (or the last reset of an empty room)."""
+
+    entries: int
+    exits: int
+    inside: int
+
+
+@dataclass(frozen=True)
+class CameraResult:
+    """What one frame of one camera gave: tracked detections, events, timing, occupancy."""
+
+    camera_id: str
+    ts: datetime
+    detections: list[Detection]
+    events: list[HazardEvent]
+    inference_ms: float
+    occupancy: int
+    door: DoorTally | None = None
+
+
 @dataclass
 class CameraAnalysis:
     """The temporal state of one camera."""
 
+    camera_id: str
     settings: AnalysisSettings
     tracker: PersonTracker = field(default_factory=PersonTracker)
+    presence: PresenceMonitor = field(init=False)
     fall: FallMonitor = field(init=False)
     fire: FireMonitor = field(init=False)
     crowd: CrowdMonitor = field(init=False)
     door: DoorCounter | None = field(init=False)
-    last_detections: list[Detection] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         """Build the monitors from the settings."""
         s = self.settings
+        counted = Zone.from_points(s.zone, s.polygon)
         rest = [Zone.from_points(f"rest{i}", p) for i, p in enumerate(s.rest_zones)]
+        self.presence = PresenceMonitor(counted, s.presence)
         self.fall = FallMonitor(s.fall, rest)
         self.fire = FireMonitor(s.fire)
-        self.crowd = CrowdMonitor(Zone.from_points(s.zone, s.polygon), s.crowd)
+        self.crowd = CrowdMonitor(counted, s.crowd)
         door = None if s.door is None else DoorLine(f"{s.zone}-door", s.door[0], s.door[1])
         self.door = None if door is None else DoorCounter(door, s.crowd.empty_reset_s)
 
     def step(
-        self, frame: CameraFrame, found: list[Detection], sensors: SensorReading | None
-    ) -> list[HazardEvent]:
+        self,
+        frame: CameraFrame,
+        found: list[Detection],
+        sensors: SensorReading | None,
+        inference_ms: float = 0.0,
+    ) -> CameraResult:
         """Run one frame's detections through tracking and every watched hazard."""
         h, w = frame.image.shape[:2]
         tracked = self.tracker.update(found, (h, w))
-        self.last_detections = tracked
         wanted = self.settings.hazards
         out: list[HazardEvent] = []
+        if Hazard.PERSON in wanted:
+            out += self.presence.update(frame.ts, tracked, w, h)
         if Hazard.FALL in wanted:
             out += self.fall.update(frame.ts, tracked, w, h)
         if wanted & {Hazard.FIRE, Hazard.SMOKE}:
             fire = self.fire.update(frame.ts, tracked, frame.image, sensors)
             out += [e for e in fire if e.kind in wanted]
-        if Hazard.CROWD in wanted:
-            out += self.crowd.update(frame.ts, tracked, w, h)
+        # Occupancy is counted whether or not crowding raises events: the door needs it.
+        crowd = self.crowd.update(frame.ts, tracked, w, h)
+        out += crowd if Hazard.CROWD in wanted else []
+        tally = None
         if self.door is not None:
             self.door.update(frame.ts, tracked, w, h, self.crowd.occupancy)
-        return out
+            tally = DoorTally(self.door.entries, self.door.exits, self.door.inside)
+        occupancy = self.crowd.occupancy
+        return CameraResult(self.camera_id, frame.ts, tracked, out, inference_ms, occupancy, tally)
 
     def close(self, now: datetime) -> list[HazardEvent]:
         """End everything open."""
-        return self.fall.close(now) + self.fire.close(now) + self.crowd.close(now)
+        return (
+            self.presence.close(now)
+            + self.fall.close(now)
+            + self.fire.close(now)
+            + self.crowd.close(now)
+        )
 
 
 def detect_batch(
@@ -146,35 +197,30 @@ class Pipeline:
     """Several cameras, several models: each model called once per batch on its cameras."""
 
     def __init__(self, models: Sequence[ModelUse], cameras: Mapping[str, AnalysisSettings]):
-        """Analyse the named cameras with the given models."""
+        """Analyse the named cameras, each with its own settings, with the given models."""
         if not models:
             raise ValueError("a pipeline needs at least one model")
         self.models = list(models)
-        self.cameras = {cid: CameraAnalysis(s) for cid, s in cameras.items()}
-        self.last_inference_ms = 0.0
+        self.cameras = {cid: CameraAnalysis(cid, s) for cid, s in cameras.items()}
 
     def analyse(
         self,
         frames: Sequence[CameraFrame],
         sensors: Mapping[str, SensorReading] | None = None,
-    ) -> list[tuple[str, HazardEvent]]:
-        """Analyse one frame per camera (any subset); return (camera id, event) pairs."""
+    ) -> list[CameraResult]:
+        """Analyse one frame per camera (any subset); return one result per frame, in order."""
         unknown = [f.camera_id for f in frames if f.camera_id not in self.cameras]
         if unknown:
             raise KeyError(f"unknown camera ids: {', '.join(sorted(set(unknown)))}")
-        found, self.last_inference_ms = detect_batch(self.models, frames)
-        out: list[tuple[str, HazardEvent]] = []
-        for frame, dets in zip(frames, found, strict=True):
-            reading = (sensors or {}).get(frame.camera_id)
-            events = self.cameras[frame.camera_id].step(frame, dets, reading)
-            out += [(frame.camera_id, e) for e in events]
-        return out
+        found, spent = detect_batch(self.models, frames)
+        share = spent / max(1, len(frames))
+        return [
+            self.cameras[frame.camera_id].step(
+                frame, dets, (sensors or {}).get(frame.camera_id), share
+            )
+            for frame, dets in zip(frames, found, strict=True)
+        ]
 
-    @property
-    def last_detections(self) -> dict[str, list[Detection]]:
-        """Return each camera's latest detections, with track ids."""
-        return {cid: cam.last_detections for cid, cam in self.cameras.items()}
-
-    def close(self, now: datetime) -> list[tuple[str, HazardEvent]]:
-        """End every open event on every camera."""
-        return [(cid, e) for cid, cam in self.cameras.items() for e in cam.close(now)]
+    def close(self, now: datetime) -> dict[str, list[HazardEvent]]:
+        """End every open event on every camera; camera id -> its END events."""
+        return {cid: cam.close(now) for cid, cam in self.cameras.items()}

@@ -202,7 +202,7 @@ def apply_event(
             id=event.event_id,
             node_id=event.node_id,
             station_id=station_id,
-            camera_id=event.camera_id,
+            camera_id=event.source_id,
             kind=event.kind.value,
             zone=event.zone,
             score=event.score,

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from station.localbroker import free_port
+from devkit.localbroker import free_port
 from tests.dashboard.conftest import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
 from tests.support.browser import ARTIFACTS
 from tests.support.duty_server import wait_until

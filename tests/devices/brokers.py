@@ -8,7 +8,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from station.localbroker import LocalBroker, free_port
+from devkit.localbroker import LocalBroker, free_port
 
 FIRMWARE = Path(__file__).resolve().parents[2] / "firmware-configs"
 

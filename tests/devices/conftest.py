@@ -6,9 +6,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from edge.device_config import DevicesConfig, RulesConfig, StationBrokerConfig
-from edge.device_link import LocalSafety
-from edge.simulator import SimulatedStation
+from devkit.simulator import SimulatedStation
+from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
+from edge.devices.link import LocalSafety
 from tests.devices.support import Collected, Spy
 from tests.support.broker import MosquittoBroker
 
@@ -39,7 +39,7 @@ def collected() -> Collected:
 def make_safety(port: int, collected: Collected, rules: RulesConfig | None = None) -> LocalSafety:
     """Start the node's device link and rules against the broker on `port`."""
     devices = DevicesConfig(broker=StationBrokerConfig(port=port), command_timeout_s=10.0)
-    safety = LocalSafety("node-1", devices, rules or RulesConfig(), collected)
+    safety = LocalSafety(devices, rules or RulesConfig(), collected)
     assert safety.start(timeout_s=15.0)
     return safety
 

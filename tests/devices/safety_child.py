@@ -11,11 +11,12 @@ import sys
 import time
 from pathlib import Path
 
+from edge.analysis import to_contract_event
 from edge.config import CloudConfig
-from edge.device_config import DevicesConfig, RulesConfig, StationBrokerConfig
-from edge.device_link import LocalSafety
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
+from edge.devices.link import LocalSafety
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import TopicKind
 
 
@@ -25,7 +26,11 @@ def main() -> None:
     uplink = Uplink("node-1", CloudConfig(port=int(cloud_port)), Outbox(Path(outbox)))
     topic = uplink.topics.topic(TopicKind.EVENT)
     devices = DevicesConfig(broker=StationBrokerConfig(port=int(station_port)))
-    safety = LocalSafety("node-1", devices, RulesConfig(), lambda e: uplink.send(topic, e))
+    safety = LocalSafety(
+        devices,
+        RulesConfig(),
+        lambda d, e: uplink.send(topic, to_contract_event("node-1", e, device_id=d)),
+    )
     # As in the node: local safety starts first and never waits for the cloud link.
     ready = safety.start(timeout_s=30)
     uplink.start()

@@ -10,7 +10,9 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from edge.analysis import to_contract_event
 from station.contracts import Event, EventKind, EventPhase
+from vision.events import HazardEvent
 
 WAIT_S = 15.0  # generous: the machine is shared; nothing here asserts on time
 
@@ -22,14 +24,14 @@ class Collected:
         self.events: list[Event] = []
         self._cond = threading.Condition()
 
-    def __call__(self, event: Event) -> None:
+    def __call__(self, device_id: str, event: HazardEvent) -> None:
         with self._cond:
-            self.events.append(event)
+            self.events.append(to_contract_event("node-1", event, device_id=device_id))
             self._cond.notify_all()
 
     def kinds(self) -> list[tuple[EventKind, EventPhase, str, str]]:
         with self._cond:
-            return [(e.kind, e.phase, e.camera_id, e.zone) for e in self.events]
+            return [(e.kind, e.phase, e.source_id, e.zone) for e in self.events]
 
     def wait(self, kind: EventKind, phase: EventPhase, timeout_s: float = WAIT_S) -> Event:
         def find() -> Event | None:

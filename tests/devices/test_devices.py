@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
-from edge.device_config import DevicesConfig
-from edge.device_link import LocalSafety
-from edge.devices import (
+from devkit.simulator import SimulatedStation
+from edge.devices.config import DevicesConfig
+from edge.devices.link import LocalSafety
+from edge.devices.model import (
     Availability,
     DeviceChange,
     DeviceRegistry,
@@ -18,7 +19,6 @@ from edge.devices import (
     parse_number,
     parse_switch,
 )
-from edge.simulator import SimulatedStation
 from tests.devices.support import Spy, wait_until
 
 

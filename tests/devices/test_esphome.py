@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from edge.device_config import DevicesConfig
-from edge.device_link import StationDevices
-from edge.devices import DoorLock, Relays, command_topic
-from edge.simulator import SimulatedStation
+from devkit.simulator import SimulatedStation
+from edge.devices.config import DevicesConfig
+from edge.devices.link import StationDevices
+from edge.devices.model import DoorLock, Relays, command_topic
 from tests.devices.brokers import FIRMWARE
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from edge.simulator import SimulatedStation
+from devkit.simulator import SimulatedStation
 from station.contracts import Event, EventKind, EventPhase, TopicKind, decode, subscription
 from tests.devices.mqtt_probe import Probe
 from tests.devices.support import Spy, wait_until

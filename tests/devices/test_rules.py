@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from edge.device_link import LocalSafety
-from edge.devices import Availability, LockState
-from edge.simulator import SimulatedStation
-from station.contracts import EventKind, EventPhase
+from devkit.simulator import SimulatedStation
+from edge.devices.link import LocalSafety
+from edge.devices.model import Availability, LockState
+from station.contracts import EventKind, EventPhase, utcnow
 from tests.devices.support import Collected, Spy, wait_until
+from vision.events import EventLatch, Hazard
 
 pytestmark = pytest.mark.integration
 
@@ -42,7 +43,7 @@ def test_smoke_unlocks_cuts_sockets_starts_fan_and_raises_an_event(
     spy.wait("dev/fan/fan/command", "ON")
     new = collected.wait(EventKind.SMOKE, EventPhase.NEW)
     assert new.node_id == "node-1"
-    assert new.camera_id == "env"
+    assert new.device_id == "env"
     wait_until(lambda: safety.devices.door.state is LockState.UNLOCKED, "door unlocked")
     wait_until(lambda: safety.devices.sockets.on == {"socket1": False, "socket2": False}, "cut")
     assert sim.fan_on
@@ -86,7 +87,7 @@ def test_fire_input_on_the_door_counts_as_fire(
     settled(safety)
     sim.set_fire_input(True)
     event = collected.wait(EventKind.FIRE, EventPhase.NEW)
-    assert event.camera_id == "env"
+    assert event.device_id == "env"
     wait_until(lambda: safety.devices.sockets.on == {"socket1": False, "socket2": False}, "cut")
     sim.set_fire_input(False)
     collected.wait(EventKind.FIRE, EventPhase.END)
@@ -96,7 +97,7 @@ def test_confirmed_fire_from_vision_acts_like_smoke(
     sim: SimulatedStation, safety: LocalSafety, spy: Spy, collected: Collected
 ) -> None:
     settled(safety)
-    safety.rules.set_fire(True)
+    safety.rules.on_hazard("room", EventLatch(Hazard.FIRE).open(utcnow(), utcnow(), 0.9)[0])
     spy.wait("dev/door/lock/command", "UNLOCK")
     collected.wait(EventKind.FIRE, EventPhase.NEW)
     wait_until(lambda: not sim.locked and sim.fan_on, "door open and fan on")
@@ -126,7 +127,7 @@ def test_overcurrent_cuts_only_that_socket(
     sim.set_current("socket1", 7.5)  # over the rule's 6 A, under the bank's own 10 A
     spy.wait("dev/sockets/socket1/command", "OFF")
     event = collected.wait(EventKind.OVERCURRENT, EventPhase.NEW)
-    assert (event.camera_id, event.zone) == ("sockets", "socket1")
+    assert (event.device_id, event.zone) == ("sockets", "socket1")
     wait_until(lambda: sim.socket_on == {"socket1": False, "socket2": True}, "socket1 cut")
     collected.wait(EventKind.OVERCURRENT, EventPhase.END)  # the cut socket reads 0 A
     assert ("dev/sockets/socket2/command", "OFF") not in spy.commands()
@@ -138,7 +139,7 @@ def test_door_opened_while_locked_is_forced(
     settled(safety)
     sim.open_door()
     event = collected.wait(EventKind.DOOR_FORCED, EventPhase.NEW)
-    assert event.camera_id == "door"
+    assert event.device_id == "door"
     sim.close_door()
     collected.wait(EventKind.DOOR_FORCED, EventPhase.END)
 
@@ -172,7 +173,7 @@ def test_a_device_going_offline_raises_an_event_from_its_last_will(
     settled(safety)
     sim.fan.crash()
     event = collected.wait(EventKind.DEVICE_OFFLINE, EventPhase.NEW)
-    assert event.camera_id == "fan"
+    assert event.device_id == "fan"
     assert safety.devices.fan.availability is Availability.OFFLINE
     sim.fan.start()  # its birth message ends the event
     collected.wait(EventKind.DEVICE_OFFLINE, EventPhase.END)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from edge.device_config import RulesConfig
-from edge.devices import DeviceChange, DeviceRegistry, DoorLock, Environment, Relays
-from edge.rules import SafetyRules
+from edge.analysis import to_contract_event
+from edge.devices.config import RulesConfig
+from edge.devices.model import DeviceChange, DeviceRegistry, DoorLock, Environment, Relays
+from edge.devices.rules import CameraHazard, SafetyRules
 from station.contracts import Event, EventKind, EventPhase
+from vision.events import EventLatch, Hazard
 
 T0 = datetime(2026, 7, 1, 12, 0, tzinfo=UTC)
 
@@ -26,13 +28,12 @@ class Station:
         self.fan = Relays("fan", ["fan"], send)
         self.registry = DeviceRegistry([self.door, self.env, self.sockets, self.fan], self.clock)
         self.rules = SafetyRules(
-            node_id="n1",
             config=RulesConfig(**thresholds),
             door=self.door,
             environment=self.env,
             sockets=self.sockets,
             fan=self.fan,
-            emit=self.events.append,
+            emit=lambda d, e: self.events.append(to_contract_event("n1", e, device_id=d)),
             clock=self.clock,
         )
         self.registry.listen(self.rules.apply)  # synchronous here; the node queues instead
@@ -117,10 +118,27 @@ def test_offline_and_online_open_and_close_one_event_per_device() -> None:
     st.state("fan/status", "offline", retained=True)
     st.state("env/status", "offline")
     st.state("fan/status", "online")
-    events = [(e.kind, e.phase, e.camera_id) for e in st.events]
+    events = [(e.kind, e.phase, e.device_id) for e in st.events]
     assert events == [
         (EventKind.DEVICE_OFFLINE, EventPhase.NEW, "fan"),
         (EventKind.DEVICE_OFFLINE, EventPhase.NEW, "env"),
         (EventKind.DEVICE_OFFLINE, EventPhase.END, "fan"),
     ]
     assert st.events[0].event_id == st.events[2].event_id
+
+
+def test_a_smoke_end_leaves_a_fire_still_seen_by_another_camera_in_charge() -> None:
+    st = Station()
+    fire, smoke = EventLatch(Hazard.FIRE), EventLatch(Hazard.SMOKE)
+    st.rules.apply_hazard(CameraHazard("hall", fire.open(T0, T0, 0.9)[0]))
+    st.rules.apply_hazard(CameraHazard("store", smoke.open(T0, T0, 0.7)[0]))
+    assert st.kinds() == [(EventKind.FIRE, EventPhase.NEW)]
+    assert ("dev/door/lock/command", "UNLOCK") in st.sent
+    st.now = T0 + timedelta(seconds=5)
+    st.rules.apply_hazard(CameraHazard("store", smoke.close(st.now)[0]))
+    assert st.rules.hazard
+    assert st.kinds() == [(EventKind.FIRE, EventPhase.NEW)]
+    st.rules.apply_hazard(CameraHazard("hall", fire.close(st.now)[0]))
+    assert not st.rules.hazard
+    assert st.kinds() == [(EventKind.FIRE, EventPhase.NEW), (EventKind.FIRE, EventPhase.END)]
+    assert [e.seq for e in st.events] == [0, 1]

@@ -13,7 +13,7 @@ from fastapi.testclient import TestClient
 from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.reasoncodes import ReasonCode
 
-from station.localbroker import LocalBroker, free_port
+from devkit.localbroker import LocalBroker, free_port
 from tests.duty.conftest import AUTH
 
 pytestmark = pytest.mark.integration

@@ -1,4 +1,4 @@
-"""FrameAnalysis and EventPublisher at unit level: scripted detections, a recording sender."""
+"""StationAnalysis and EventRouter at unit level: scripted detections, a recording sender."""
 
 from __future__ import annotations
 
@@ -7,12 +7,13 @@ from pathlib import Path
 
 import numpy as np
 
-from edge.analysis import FrameAnalysis
+from edge.analysis import StationAnalysis
 from edge.config import EdgeConfig
-from edge.node import EventPublisher, build_presence
+from edge.node import EventRouter
 from station.contracts import Event, EventKind, EventPhase, EventSeverity
 from vision.detector import Detection
 from vision.fire import SensorReading
+from vision.pipeline import CameraFrame, ModelUse
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -55,19 +56,21 @@ def run(
     cfg: EdgeConfig, detections: list[Detection], frames: int, smoke: bool
 ) -> list[tuple[str, Event]]:
     sent: list[tuple[str, Event]] = []
-    publisher = EventPublisher("node-a1", "main", lambda topic, e: sent.append((topic, e)))
-    analysis = FrameAnalysis(
-        cfg,
-        "main",
-        [ScriptedDetector(detections)],
-        build_presence(cfg.presence),
-        publisher,
+    router = EventRouter(
+        "node-a1", lambda topic, e: sent.append((topic, e)), "uws/v1/node-a1/event"
+    )
+    analysis = StationAnalysis(
+        {camera.id: cfg.analysis_for(camera) for camera in cfg.all_cameras},
+        [ModelUse(ScriptedDetector(detections))],
+        router.camera_event,
         lambda _id, _jpeg: None,
         sensors=lambda: SensorReading(smoke_alarm=smoke),
     )
     for i in range(frames):
-        step = analysis.step(T0 + timedelta(seconds=i * 0.25), flickering(i))
-        assert step.inference_ms == 2.5
+        frame = CameraFrame("main", T0 + timedelta(seconds=i * 0.25), flickering(i))
+        [result] = analysis.step([frame])
+        assert result.inference_ms == 2.5
+        assert result.camera_id == "main"
     analysis.close(T0 + timedelta(seconds=frames))
     return sent
 
@@ -91,10 +94,41 @@ def test_fire_without_sensors_agreeing_is_a_warning() -> None:
     assert sent[0][1].severity is EventSeverity.WARNING
 
 
-def test_without_analysis_only_presence_events_and_no_severity() -> None:
+def test_without_analysis_only_presence_events_at_info_severity() -> None:
     person = [Detection(Role.PERSON, "person", 0.8, (100, 50, 140, 300))]
     sent = run(config(None), person, 12, smoke=True)
     events = [e for _, e in sent]
     assert {e.kind for e in events} == {EventKind.PERSON}
     assert [e.phase for e in events] == [EventPhase.NEW, EventPhase.END]
-    assert all(e.severity is None for e in events)
+    assert [e.seq for e in events] == [0, 1]
+    assert all(e.severity is EventSeverity.INFO for e in events)
+    assert all(e.camera_id == "main" and e.device_id is None for e in events)
+
+
+def test_each_camera_has_its_own_settings() -> None:
+    cfg = EdgeConfig.model_validate(
+        {
+            "node_id": "node-a1",
+            "camera": {"id": "door", "source": "door.mp4", "analysis": {"hazards": ["person"]}},
+            "cameras": [{"id": "room", "source": "room.mp4"}],
+            "detector": {"model": "m.pt"},
+            "analysis": {"hazards": ["fire"], "fire": {"window": 8}},
+        }
+    )
+    sent: list[Event] = []
+    router = EventRouter("node-a1", lambda _t, e: sent.append(e), "uws/v1/node-a1/event")
+    fire_and_person = [
+        Detection(Role.FIRE, "fire", 0.9, FIRE_BOX),
+        Detection(Role.PERSON, "person", 0.8, (100, 50, 140, 300)),
+    ]
+    analysis = StationAnalysis(
+        {camera.id: cfg.analysis_for(camera) for camera in cfg.all_cameras},
+        [ModelUse(ScriptedDetector(fire_and_person))],
+        router.camera_event,
+        lambda _id, _jpeg: None,
+    )
+    for i in range(12):
+        ts = T0 + timedelta(seconds=i * 0.25)
+        analysis.step([CameraFrame(c, ts, flickering(i)) for c in ("door", "room")])
+    seen = {(e.camera_id, e.kind) for e in sent}
+    assert seen == {("door", EventKind.PERSON), ("room", EventKind.FIRE)}

@@ -14,11 +14,11 @@ node_id: demo-node-1
 cloud: {host: broker.example, port: 8883, username: node1, password: s3cret, tls_ca_file: ca.pem}
 camera: {id: main, source: clips/people1.mp4, loop: true, realtime: true, max_fps: 5}
 detector: {model: models/yolov8n_int8.tflite, imgsz: 640, confidence: 0.4, roles: {Fall: fallen}}
-presence:
-  zone: {name: room, polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]}
-  confirm_s: 1.0
-  clear_s: 3.0
-  update_every_s: 10
+analysis:
+  hazards: [person]
+  zone: room
+  polygon: [[0, 0], [1, 0], [1, 1], [0, 1]]
+  presence: {confirm_s: 1.0, clear_s: 3.0, update_every_s: 10}
 outbox: {path: var/edge/outbox.sqlite}
 health: {interval_s: 30}
 """
@@ -39,7 +39,8 @@ def test_good_file_loads_with_paths_relative_to_it(tmp_path: Path) -> None:
     assert config.detector.roles == {"Fall": Role.FALLEN}
     assert config.outbox.path == tmp_path / "var" / "edge" / "outbox.sqlite"
     assert config.cloud.tls_ca_file == tmp_path / "ca.pem"
-    assert config.presence.zone.polygon[1] == (1.0, 0.0)
+    assert config.analysis.polygon[1] == (1.0, 0.0)
+    assert config.analysis_for(config.camera) == config.analysis
 
 
 def test_password_never_shows_in_repr(tmp_path: Path) -> None:
@@ -89,7 +90,7 @@ def test_bad_node_id_is_refused(tmp_path: Path) -> None:
 
 def test_bad_polygon_is_refused(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD.replace("[1, 0], [1, 1]", "[1.5, 0], [1, 1]"))
-    with pytest.raises(ConfigError, match=r"presence\.zone\.polygon\.1\.0"):
+    with pytest.raises(ConfigError, match=r"analysis\.polygon\.1\.0"):
         load_config(path)
 
 

@@ -52,7 +52,8 @@ def test_vision_sections_load_with_paths_relative_to_the_file(tmp_path: Path) ->
 
 def test_without_vision_sections_the_node_runs_presence_only(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, BASE))
-    assert (config.analysis, config.models, config.privacy) == (None, [], None)
+    assert config.analysis.hazards == {Hazard.PERSON}
+    assert (config.models, config.privacy) == ([], None)
 
 
 @pytest.mark.parametrize(
@@ -60,6 +61,8 @@ def test_without_vision_sections_the_node_runs_presence_only(tmp_path: Path) -> 
     [
         ("analysis: {fall: {confirm: 4}}", "analysis.fall.confirm"),
         ("analysis: {hazards: [explosion]}", "analysis.hazards"),
+        ("analysis: {hazards: [heat]}", "analysis.hazards: .*cannot see heat"),
+        ("camera: {source: a.mp4, analysis: {fall: {confirm_s: -1}}}", "camera.analysis.fall"),
         ("analysis: {fire: {window: 1}}", "analysis.fire.window"),
         ("analysis: {crowd: {capacity: 0}}", "analysis.crowd.capacity"),
         ("analysis: {door: [[0.5, 0], [1.5, 1]]}", "analysis.door"),

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from edge.outbox import Outbox
+from edge.link.outbox import Outbox
 
 
 def test_fifo_order_exclude_and_delete(tmp_path: Path) -> None:
@@ -46,7 +46,7 @@ def test_survives_kill_9_right_after_put(tmp_path: Path) -> None:
     script = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from edge.outbox import Outbox\n"
+        "from edge.link.outbox import Outbox\n"
         "box = Outbox(Path(sys.argv[1]))\n"
         "for i in range(50):\n"
         "    box.put('t', str(i).encode())\n"

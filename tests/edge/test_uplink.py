@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from edge.config import CloudConfig
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import (
     Command,
     CommandName,

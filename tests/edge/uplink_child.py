@@ -11,8 +11,8 @@ import time
 from pathlib import Path
 
 from edge.config import CloudConfig
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import TopicKind
 from tests.edge.listener import make_event
 

@@ -14,12 +14,12 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.config import CloudConfig
-from edge.device_config import DevicesConfig, StationBrokerConfig
-from edge.device_link import StationDevices
-from edge.entry import EntryConfig, EntryController, contact_listener
-from edge.entry_store import EntryStore
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.devices.config import DevicesConfig, StationBrokerConfig
+from edge.devices.link import StationDevices
+from edge.entry.controller import EntryConfig, EntryController, contact_listener
+from edge.entry.store import EntryStore
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import utcnow
 from station.tokens import qr_png
 from tests.support.duty_server import wait_until

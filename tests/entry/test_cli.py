@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.cli.main import main
 from station.tokens import TokenVerifier
 from tests.entry.station import load_image
 from tests.support.broker import MosquittoBroker

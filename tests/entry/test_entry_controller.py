@@ -6,8 +6,8 @@ import io
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from edge.entry import EntryConfig, EntryController, feed_scanner
-from edge.entry_store import EntryStore
+from edge.entry.controller import EntryConfig, EntryController, feed_scanner
+from edge.entry.store import EntryStore
 from station.contracts import Command, CommandName, Message, Visit
 from station.tokens import TokenSigner, new_private_key, public_key_of
 

@@ -9,16 +9,16 @@ import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
+from devkit.localbroker import LocalBroker
 from edge.config import CloudConfig
-from edge.device_config import DevicesConfig, StationBrokerConfig
-from edge.device_link import StationDevices
-from edge.entry import EntryConfig
-from edge.entry_config import EntrySettings
-from edge.entry_service import EntryService
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.devices.config import DevicesConfig, StationBrokerConfig
+from edge.devices.link import StationDevices
+from edge.entry.config import EntrySettings
+from edge.entry.controller import EntryConfig
+from edge.entry.service import EntryService
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import Command, CommandName, NodeTopics, TopicKind, utcnow
-from station.localbroker import LocalBroker
 from tests.entry.station import DoorSimulator, load_image, qr_frame
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import TOKEN, DutyServer, wait_until

@@ -18,12 +18,12 @@ import numpy as np
 import pytest
 from sqlalchemy import LargeBinary, create_engine, inspect
 
-from edge.enrolment import EnrolmentError, enrol_face, measure
-from edge.entry import EntryConfig, EntryController
-from edge.entry_store import EntryStore
-from edge.entry_sync import sync_entry
-from edge.face_entry import FaceGate
-from edge.gallery import FaceGallery, GalleryError, new_gallery_key
+from edge.entry.controller import EntryConfig, EntryController
+from edge.entry.enrolment import EnrolmentError, enrol_face, measure
+from edge.entry.faces import FaceGate
+from edge.entry.gallery import FaceGallery, GalleryError, new_gallery_key
+from edge.entry.store import EntryStore
+from edge.entry.sync import sync_entry
 from station.contracts import Message
 from tests.entry.station import decode_image, load_image
 from tests.support.broker import MosquittoBroker

@@ -12,9 +12,9 @@ from typing import Any
 import httpx
 import pytest
 
-from edge.entry import qr_from_frame
-from edge.entry_sync import sync_entry
-from station.localbroker import LocalBroker
+from devkit.localbroker import LocalBroker
+from edge.entry.controller import qr_from_frame
+from edge.entry.sync import sync_entry
 from station.tokens import TokenSigner, new_private_key
 from tests.entry.station import DoorSimulator, NodeEntry, qr_frame, start_node
 from tests.support.broker import MosquittoBroker

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from station.localbroker import free_port
+from devkit.localbroker import free_port
 from tests.support.duty_server import wait_until
 from tests.support.edge_node import REPO
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from edge.config import CloudConfig
-from edge.outbox import Outbox
-from edge.uplink import Uplink
+from edge.link.outbox import Outbox
+from edge.link.uplink import Uplink
 from station.contracts import Event, NodeTopics, TopicKind, decode, utcnow
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker

@@ -19,6 +19,7 @@ from pydantic import SecretStr
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
+from devkit.localbroker import free_port
 from station.duty.clock import SystemClock
 from station.duty.db import make_engine, migrate
 from station.duty.delivery import DeliveryService, RetryPolicy
@@ -27,7 +28,6 @@ from station.duty.ingest import IngestPipeline
 from station.duty.models import Alert
 from station.duty.nodes import NodeDirectory
 from station.duty.notify import DingTalkWebhookNotifier, Notice, Notifier, WeComWebhookNotifier
-from station.localbroker import free_port
 from tests.duty.conftest import register
 from tests.duty.messages import event, inbound
 

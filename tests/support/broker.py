@@ -1,6 +1,6 @@
 """The tests' broker is the same local Mosquitto runner the demo uses."""
 
-from station.localbroker import LocalBroker as MosquittoBroker
-from station.localbroker import free_port, wait_for_port
+from devkit.localbroker import LocalBroker as MosquittoBroker
+from devkit.localbroker import free_port, wait_for_port
 
 __all__ = ["MosquittoBroker", "free_port", "wait_for_port"]

@@ -11,9 +11,9 @@ from typing import Any
 import httpx
 import uvicorn
 
+from devkit.localbroker import free_port
 from station.duty.app import create_app
 from station.duty.settings import DutySettings
-from station.localbroker import free_port
 
 TOKEN = "integration-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -28,11 +28,10 @@ def write_edge_config(
             "max_fps": 2,
         },
         "detector": {"model": str(models_dir / "coco" / "yolov8n_int8.tflite"), "imgsz": 640},
-        "presence": {
-            "zone": {"name": "street", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]},
-            "confirm_s": 1.0,
-            "clear_s": 3.0,
-            "update_every_s": 2,
+        "analysis": {
+            "hazards": ["person"],
+            "zone": "street",
+            "presence": {"confirm_s": 1.0, "clear_s": 3.0, "update_every_s": 2},
         },
         "outbox": {"path": "var/outbox.sqlite"},
         "health": {"interval_s": 1},

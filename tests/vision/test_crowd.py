@@ -9,8 +9,7 @@ from hypothesis import strategies as st
 
 from vision.crowd import CrowdMonitor, CrowdSettings, DoorCounter
 from vision.detector import Detection
-from vision.events import Hazard, HazardEvent
-from vision.presence import Phase
+from vision.events import Hazard, HazardEvent, Phase
 from vision.roles import Role
 from vision.zones import DoorLine, Zone
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from station.cli import main
+from station.cli.main import main
 from tests.vision.images import read_image
 from vision.evaluate import (
     Clip,

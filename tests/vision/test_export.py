@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from station.cli import main
+from station.cli.main import main
 from tests.vision.images import read_image
 from vision.detector import ModelLoadError
 from vision.events import Hazard

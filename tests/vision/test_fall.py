@@ -8,9 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vision.detector import Detection
-from vision.events import Hazard, HazardEvent
+from vision.events import Hazard, HazardEvent, Phase
 from vision.fall import FallMonitor, FallSettings
-from vision.presence import Phase
 from vision.roles import Role
 from vision.zones import Zone
 

@@ -9,9 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vision.detector import Detection
-from vision.events import Hazard, Severity
+from vision.events import Hazard, Phase, Severity
 from vision.fire import FireMonitor, FireSettings, SensorReading, region_change
-from vision.presence import Phase
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)

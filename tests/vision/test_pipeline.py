@@ -8,10 +8,9 @@ import numpy as np
 import pytest
 
 from vision.detector import Detection
-from vision.events import Hazard
+from vision.events import Hazard, Phase
 from vision.fall import FallSettings
 from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
-from vision.presence import Phase
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -47,12 +46,15 @@ def test_each_model_is_called_once_per_batch_on_its_cameras() -> None:
         {c: AnalysisSettings() for c in cams},
     )
     for i in range(3):
-        pipeline.analyse(frames(cams, i))
+        results = pipeline.analyse(frames(cams, i))
     assert people.calls == [4, 4, 4]
     assert fire.calls == [2, 2, 2]
-    assert pipeline.last_inference_ms == 2.0
-    # Tracking gave the person an id on every camera.
-    assert all(d[0].track_id is not None for d in pipeline.last_detections.values())
+    # Two model calls of 1 ms each, shared by the four frames of the batch.
+    assert [r.inference_ms for r in results] == [0.5] * 4
+    assert [r.camera_id for r in results] == cams
+    # Tracking gave the person an id on every camera, and the room counts them.
+    assert all(r.detections[0].track_id is not None for r in results)
+    assert all(r.occupancy == 1 for r in results)
 
 
 def test_events_carry_their_camera_and_only_watched_hazards() -> None:
@@ -67,10 +69,19 @@ def test_events_carry_their_camera_and_only_watched_hazards() -> None:
     )
     found = []
     for i in range(6):
-        found += pipeline.analyse(frames(["hall", "store"], i))
-    assert [(cam, e.kind, e.phase) for cam, e in found] == [("hall", Hazard.FALL, Phase.NEW)]
+        found += [
+            (r.camera_id, e)
+            for r in pipeline.analyse(frames(["hall", "store"], i))
+            for e in r.events
+        ]
+    assert [(cam, e.kind, e.phase, e.seq) for cam, e in found] == [
+        ("hall", Hazard.FALL, Phase.NEW, 0)
+    ]
     closed = pipeline.close(T0 + timedelta(seconds=10))
-    assert [(cam, e.phase) for cam, e in closed] == [("hall", Phase.END)]
+    assert {cam: [(e.phase, e.seq) for e in events] for cam, events in closed.items()} == {
+        "hall": [(Phase.END, 1)],
+        "store": [],
+    }
 
 
 def test_unknown_camera_is_refused_before_any_model_call() -> None:

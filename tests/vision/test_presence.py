@@ -5,7 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from vision.detector import Detection
-from vision.presence import Phase, PresenceEvent, PresenceMonitor
+from vision.events import HazardEvent as PresenceEvent
+from vision.events import Phase
+from vision.presence import PresenceMonitor, PresenceSettings
 from vision.roles import Role
 from vision.zones import Zone
 
@@ -30,7 +32,7 @@ def monitor(**kwargs: float | None) -> PresenceMonitor:
     }
     settings.update(kwargs)
     left = Zone.from_points("left", [[0, 0], [0.5, 0], [0.5, 1], [0, 1]])
-    return PresenceMonitor(left, **settings)  # type: ignore[arg-type]
+    return PresenceMonitor(left, PresenceSettings(**settings))
 
 
 def feed(

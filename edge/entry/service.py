@@ -1,7 +1,8 @@
 """The node's entry service: QR and face at the door camera, remote unlock, periodic sync.
 
 The composition root builds one from the `entry` settings once the station devices and the
-uplink exist, calls on_frame() with each door-camera frame, and start()/stop() around it.
+uplink exist, hands it the door camera, and calls start()/stop() around it. QR and face checks
+run on their own thread at the door camera's pace, never on the inference thread.
 """
 
 from __future__ import annotations
@@ -10,23 +11,25 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import Protocol
 
 import httpx
+import numpy as np
 
-from edge.device_link import StationDevices
-from edge.entry import (
+from edge.devices.link import StationDevices
+from edge.entry.config import EntrySettings, FaceEntrySettings
+from edge.entry.controller import (
     Clock,
     Decision,
     EntryController,
     contact_listener,
     qr_from_frame,
 )
-from edge.entry_config import EntrySettings, FaceEntrySettings
-from edge.entry_store import EntryStore
-from edge.entry_sync import EntrySyncError, sync_entry
-from edge.face_entry import FaceGate
-from edge.gallery import FaceGallery, new_gallery_key
-from edge.uplink import Uplink
+from edge.entry.faces import FaceGate
+from edge.entry.gallery import FaceGallery, new_gallery_key
+from edge.entry.store import EntryStore
+from edge.entry.sync import EntrySyncError, sync_entry
+from edge.link.uplink import Uplink
 from station.contracts import CommandName, utcnow
 from vision.faces import FaceEngine, FaceModelPaths
 from vision.qr import Frame, QrReader
@@ -34,6 +37,31 @@ from vision.qr import Frame, QrReader
 log = logging.getLogger(__name__)
 
 _TICK_S = 1.0
+_READ_TIMEOUT_S = 1.0
+
+
+class DoorFrame(Protocol):
+    """A frame of the door camera: its image and its index in the stream."""
+
+    @property
+    def image(self) -> np.ndarray:
+        """The BGR image."""
+        ...
+
+    @property
+    def index(self) -> int:
+        """Its number in the camera's stream."""
+        ...
+
+
+class DoorCamera(Protocol):
+    """The camera watching the door (edge.camera.Camera)."""
+
+    def read(
+        self, after: int = -1, timeout_s: float = 1.0, *, take: bool = True
+    ) -> DoorFrame | None:
+        """Return the newest frame after `after`, or None."""
+        ...
 
 
 def load_gallery_key(path: Path) -> bytes:
@@ -75,6 +103,7 @@ class EntryService:
         )
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._housekeeping, name="entry", daemon=True)
+        self._door_thread: threading.Thread | None = None
 
     def _face_gate(self, face: FaceEntrySettings) -> FaceGate:
         self.gallery = FaceGallery(
@@ -99,17 +128,36 @@ class EntryService:
             return False
         return True
 
-    def start(self) -> None:
-        """Start syncing and ticking in the background."""
+    def start(self, door_camera: DoorCamera | None = None) -> None:
+        """Start syncing and ticking, and watching `door_camera` if given, in the background."""
         self._thread.start()
+        if door_camera is not None:
+            self._door_thread = threading.Thread(
+                target=self._watch_door, args=(door_camera,), name="entry-door", daemon=True
+            )
+            self._door_thread.start()
 
     def stop(self) -> None:
         """Stop the background work and close the state file."""
         self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=15)
+        for thread in (self._door_thread, self._thread):
+            if thread is not None and thread.is_alive():
+                thread.join(timeout=15)
         self._http.close()
         self.store.close()
+
+    def _watch_door(self, camera: DoorCamera) -> None:
+        last = -1
+        while not self._stop.is_set():
+            frame = camera.read(after=last, timeout_s=_READ_TIMEOUT_S, take=False)
+            if frame is None:
+                continue
+            last = frame.index
+            try:
+                self.on_frame(frame.image)
+            except Exception:
+                # A fault at the door must never stop the door watch for the next person.
+                log.exception("entry failed on a door frame")
 
     def _housekeeping(self) -> None:
         next_sync = 0.0

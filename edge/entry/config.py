@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
-from edge.entry import EntryConfig
+from edge.entry.controller import EntryConfig
+from station.contracts import EntityId
 from vision.faces import DEFAULT_THRESHOLD
 
 
@@ -38,6 +39,9 @@ class EntrySettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     policy: EntryConfig = Field(description="Station, verify key, state file, timings.")
+    camera: EntityId | None = Field(
+        default=None, description="Id of the camera that watches the door; none: the first one."
+    )
     duty_url: str = Field(pattern=r"^https?://", description="cloud-duty's base URL for sync.")
     duty_token: SecretStr = Field(description="The node's API token for cloud-duty.")
     sync_interval_s: float = Field(

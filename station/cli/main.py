@@ -75,7 +75,7 @@ def _export_false_alarms(args: argparse.Namespace) -> int:
 
 
 def _run_demo(args: argparse.Namespace) -> int:
-    from station.demo import DemoError, run_demo
+    from devkit.demo import DemoError, run_demo
 
     try:
         return run_demo(args)
@@ -85,20 +85,20 @@ def _run_demo(args: argparse.Namespace) -> int:
 
 
 def _run_devices(args: argparse.Namespace) -> int:
-    from edge.simulator import simulate
+    from devkit.simulator import simulate
 
     simulate(args.host, args.port, args.scenario, args.duration)
     return 0
 
 
 def _run_eval(args: argparse.Namespace) -> int:
-    from vision.commands import run_eval
+    from station.cli.vision import run_eval
 
     return run_eval(args)
 
 
 def _run_export(args: argparse.Namespace) -> int:
-    from vision.commands import run_export
+    from station.cli.vision import run_export
 
     return run_export(args)
 
@@ -131,7 +131,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument("--duration", type=float, help="stop after this many seconds")
     simulate.set_defaults(func=_run_devices)
 
-    from station.entry_cli import add_entry_commands
+    from station.cli.entry import add_entry_commands
 
     add_entry_commands(sub)
 
@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_dashboard_commands(sub)
 
-    from vision.commands import add_eval_arguments, add_export_arguments
+    from station.cli.vision import add_eval_arguments, add_export_arguments
 
     evaluate = sub.add_parser("eval", help="precision/recall/delay of vision over a manifest")
     add_eval_arguments(evaluate)
@@ -171,7 +171,3 @@ def main(argv: list[str] | None = None) -> int:
     _setup_logging(args.log_level)
     result: int = args.func(args)
     return result
-
-
-if __name__ == "__main__":
-    sys.exit(main())

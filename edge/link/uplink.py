@@ -12,13 +12,12 @@ from datetime import datetime
 from typing import Any, Final
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion, MQTTErrorCode
+from paho.mqtt.enums import MQTTErrorCode
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from edge.config import CloudConfig
-from edge.device_link import no_delay
-from edge.outbox import Outbox, OutboxRow
+from edge.link.outbox import Outbox, OutboxRow
 from station.contracts import (
     Command,
     CommandName,
@@ -33,6 +32,7 @@ from station.contracts import (
     decode,
     utcnow,
 )
+from station.mqtt import BrokerLogin, LastWill, make_client
 
 log = logging.getLogger(__name__)
 
@@ -186,23 +186,18 @@ class Uplink:
         return status.to_payload()
 
     def _make_client(self) -> mqtt.Client:
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=self._client_id,
-            protocol=mqtt.MQTTv5,
-        )
         cloud = self._cloud
-        if cloud.username is not None:
-            secret = cloud.password.get_secret_value() if cloud.password is not None else None
-            client.username_pw_set(cloud.username, secret)
-        if cloud.tls_ca_file is not None:
-            client.tls_set(ca_certs=str(cloud.tls_ca_file))
+        secret = cloud.password.get_secret_value() if cloud.password is not None else None
+        login = BrokerLogin(cloud.host, cloud.port, cloud.username, secret, cloud.tls_ca_file)
         # The broker publishes this for us if the link dies without a DISCONNECT.
-        will = self._status(NodeState.OFFLINE, "will", stamped=False)
-        client.will_set(self._status_topic, will, qos=1, retain=True)
-        client.reconnect_delay_set(_RECONNECT_MIN_S, _RECONNECT_MAX_S)
+        will = LastWill(self._status_topic, self._status(NodeState.OFFLINE, "will", stamped=False))
+        client = make_client(
+            login,
+            client_id=self._client_id,
+            will=will,
+            reconnect_s=(_RECONNECT_MIN_S, _RECONNECT_MAX_S),
+        )
         client.on_connect = self._on_connect
-        client.on_socket_open = no_delay
         client.on_disconnect = self._on_disconnect
         client.on_publish = self._on_publish
         client.on_message = self._on_message

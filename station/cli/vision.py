@@ -40,10 +40,10 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
 def run_eval(args: argparse.Namespace) -> int:
     """Evaluate a manifest and print the report as JSON; 2 on bad input."""
     _offline()
-    from tqdm import tqdm  # noqa: PLC0415
+    from tqdm import tqdm
 
-    from vision.detector import ModelLoadError  # noqa: PLC0415
-    from vision.evaluate import Clip, ManifestError, evaluate  # noqa: PLC0415
+    from vision.detector import ModelLoadError
+    from vision.evaluate import Clip, ManifestError, evaluate
 
     media = Path(args.media_root) if args.media_root else None
 
@@ -62,8 +62,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """Export a model and print the path to put in configuration; 2 on failure."""
     _offline()
-    from vision.detector import ModelLoadError  # noqa: PLC0415
-    from vision.export import ExportError, ExportFormat, export_model  # noqa: PLC0415
+    from vision.detector import ModelLoadError
+    from vision.export import ExportError, ExportFormat, export_model
 
     if args.batch < 1 or args.imgsz < 32:
         log.error("--batch must be at least 1 and --imgsz at least 32")
@@ -90,7 +90,7 @@ def run_export(args: argparse.Namespace) -> int:
 @contextlib.contextmanager
 def _quiet_ultralytics() -> Iterator[None]:
     """Silence ultralytics' progress lines, which it logs to stdout: stdout is for the result."""
-    from ultralytics.utils import LOGGER  # noqa: PLC0415
+    from ultralytics.utils import LOGGER
 
     level = LOGGER.level
     LOGGER.setLevel(logging.WARNING)

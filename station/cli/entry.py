@@ -95,7 +95,7 @@ def _print(data: Any) -> None:
 
 def _qr_issue(args: argparse.Namespace) -> None:
     # Lazy: every `station` command builds this parser; only this one needs segno.
-    from station.tokens import qr_png  # noqa: PLC0415
+    from station.tokens import qr_png
 
     body = {"scopes": args.scope, "ttl_s": args.ttl}
     issued = _call(args, "POST", f"/members/{args.member}/tokens", json=body).json()

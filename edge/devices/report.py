@@ -8,7 +8,7 @@ import threading
 from collections.abc import Callable
 from datetime import datetime
 
-from edge.devices import DeviceChange, DeviceRegistry
+from edge.devices.model import DeviceChange, DeviceRegistry
 from station.contracts import DeviceSnapshot, StationState, utcnow
 
 log = logging.getLogger(__name__)

@@ -11,7 +11,7 @@ import logging
 
 import httpx
 
-from edge.gallery import FaceGallery
+from edge.entry.gallery import FaceGallery
 from vision.faces import Descriptor, FaceEngine
 from vision.qr import Frame
 

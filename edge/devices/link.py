@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import logging
-import socket
-import ssl
 import threading
 from typing import Any
 
 import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.device_config import DevicesConfig, RulesConfig, StationBrokerConfig
-from edge.devices import DeviceRegistry, DoorLock, Environment, Relays
-from edge.rules import EventSink, SafetyRules
+from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
+from edge.devices.model import DeviceRegistry, DoorLock, Environment, Relays
+from edge.devices.rules import DeviceEventSink, SafetyRules
+from station.mqtt import BrokerLogin, make_client
 
 log = logging.getLogger(__name__)
-
-
-def no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    """Turn off Nagle's algorithm: a command waits for no earlier unacknowledged packet."""
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
 
 class StationDevices:
@@ -59,19 +51,13 @@ class DeviceLink:
         self.registry: DeviceRegistry | None = None
         self._subscribed = threading.Event()
         self._stopping = False
-        self._client = mqtt.Client(
-            CallbackAPIVersion.VERSION2, client_id="", protocol=mqtt.MQTTv311, clean_session=True
-        )
-        if config.username:
-            password = config.password.get_secret_value() if config.password else None
-            self._client.username_pw_set(config.username, password)
-        if config.tls_ca_file is not None:
-            self._client.tls_set(ca_certs=str(config.tls_ca_file), tls_version=ssl.PROTOCOL_TLS)
-        self._client.reconnect_delay_set(1, 10)
+        password = config.password.get_secret_value() if config.password else None
+        login = BrokerLogin(config.host, config.port, config.username, password, config.tls_ca_file)
+        # ESPHome and Tasmota speak MQTT 3.1.1; the node meets them there.
+        self._client = make_client(login, v5=False, clean_session=True, reconnect_s=(1, 10))
         self._client.on_connect = self._on_connect
         self._client.on_message = self._on_message
         self._client.on_disconnect = self._on_disconnect
-        self._client.on_socket_open = no_delay
 
     def start(self, timeout_s: float = 10.0) -> bool:
         """Connect in the background and wait up to `timeout_s` for the subscription."""
@@ -124,13 +110,10 @@ class DeviceLink:
 class LocalSafety:
     """The station's devices and the safety rules on them, started and stopped together."""
 
-    def __init__(
-        self, node_id: str, devices: DevicesConfig, rules: RulesConfig, emit: EventSink
-    ) -> None:
+    def __init__(self, devices: DevicesConfig, rules: RulesConfig, emit: DeviceEventSink) -> None:
         """Wire the rules to the devices; start() connects."""
         self.devices = StationDevices(devices)
         self.rules = SafetyRules(
-            node_id=node_id,
             config=rules,
             door=self.devices.door,
             environment=self.devices.environment,

@@ -10,78 +10,76 @@ from __future__ import annotations
 import logging
 import queue
 import threading
-import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Final
 
-from edge.device_config import RulesConfig
-from edge.devices import Availability, DeviceChange, DoorLock, Environment, LockState, Relays
-from station.contracts import Event, EventKind, EventPhase, utcnow
+from edge.devices.config import RulesConfig
+from edge.devices.model import Availability, DeviceChange, DoorLock, Environment, LockState, Relays
+from station.contracts import utcnow
+from vision.events import EventLatch, Hazard, HazardEvent, Phase, Severity
 
 log = logging.getLogger(__name__)
 
-EventSink = Callable[[Event], object]
-"""Where events go: the uplink's durable outbox in the node, a list in tests."""
+
+DeviceEventSink = Callable[[str, HazardEvent], object]
+"""Where device events go, with their device: the node's event router, a list in tests."""
+
 
 _STOP: Final = object()
-_HAZARDS: Final = (EventKind.FIRE, EventKind.SMOKE)
+_FIRE_KINDS: Final = (Hazard.FIRE, Hazard.SMOKE)
+# A smoke detector or the door's fire input is a physical alarm, not a model's guess.
+_SEVERITY: Final = {Hazard.FIRE: Severity.CRITICAL, Hazard.SMOKE: Severity.CRITICAL}
 
 
-class OpenEvents:
-    """Numbers the messages of each open event and closes them: one per (kind, where)."""
+@dataclass(frozen=True)
+class CameraHazard:
+    """A camera's fire or smoke event, queued for the rules like a device change."""
 
-    def __init__(self, node_id: str, emit: EventSink) -> None:
-        """Send events of `node_id` through `emit`."""
-        self.node_id = node_id
+    camera_id: str
+    event: HazardEvent
+
+
+class DeviceEvents:
+    """The open events of the station's devices: one latch per (kind, device, zone)."""
+
+    def __init__(self, emit: DeviceEventSink) -> None:
+        """Send each event through `emit` with the device it concerns."""
         self._emit = emit
-        self._open: dict[tuple[EventKind, str, str], tuple[str, int, datetime]] = {}
+        self._open: dict[tuple[Hazard, str, str], EventLatch] = {}
 
-    def is_open(self, kind: EventKind, device_id: str, zone: str = "") -> bool:
+    def is_open(self, kind: Hazard, device_id: str, zone: str = "") -> bool:
         """Return whether this event is open."""
         return (kind, device_id, zone) in self._open
 
-    def open(self, kind: EventKind, device_id: str, at: datetime, zone: str = "") -> None:
+    def open(self, kind: Hazard, device_id: str, at: datetime, zone: str = "") -> None:
         """Send NEW unless the event is already open."""
         key = (kind, device_id, zone)
         if key in self._open:
             return
-        event_id = f"{kind.value}-{device_id}-{uuid.uuid4().hex[:12]}"
-        self._open[key] = (event_id, 1, at)
-        self._send(event_id, kind, device_id, zone, EventPhase.NEW, 0, at, at)
+        latch = EventLatch(kind, zone)
+        self._open[key] = latch
+        severity = _SEVERITY.get(kind, Severity.WARNING)
+        self._send(device_id, latch.open(at, at, 1.0, severity=severity))
 
-    def close(self, kind: EventKind, device_id: str, at: datetime, zone: str = "") -> None:
+    def close(self, kind: Hazard, device_id: str, at: datetime, zone: str = "") -> None:
         """Send END if the event is open."""
-        found = self._open.pop((kind, device_id, zone), None)
-        if found is not None:
-            event_id, seq, started = found
-            self._send(event_id, kind, device_id, zone, EventPhase.END, seq, at, started)
+        latch = self._open.pop((kind, device_id, zone), None)
+        if latch is not None:
+            self._send(device_id, latch.close(at))
 
-    def _send(
-        self,
-        event_id: str,
-        kind: EventKind,
-        device_id: str,
-        zone: str,
-        phase: EventPhase,
-        seq: int,
-        at: datetime,
-        started: datetime,
-    ) -> None:
-        event = Event(
-            event_id=event_id,
-            node_id=self.node_id,
-            camera_id=device_id,
-            kind=kind,
-            phase=phase,
-            seq=seq,
-            ts=at,
-            started_at=started,
-            score=1.0,
-            zone=zone,
-        )
-        log.info("device event %s %s %s zone=%s", kind.value, phase.value, event_id, zone)
-        self._emit(event)
+    def _send(self, device_id: str, events: list[HazardEvent]) -> None:
+        for event in events:
+            log.info(
+                "device event %s %s %s device=%s zone=%s",
+                event.kind.value,
+                event.phase.value,
+                event.event_id,
+                device_id,
+                event.zone,
+            )
+            self._emit(device_id, event)
 
 
 class SafetyRules:
@@ -90,13 +88,12 @@ class SafetyRules:
     def __init__(
         self,
         *,
-        node_id: str,
         config: RulesConfig,
         door: DoorLock,
         environment: Environment,
         sockets: Relays,
         fan: Relays,
-        emit: EventSink,
+        emit: DeviceEventSink,
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         """Watch these devices; call on_change() with each change, then start()."""
@@ -105,11 +102,11 @@ class SafetyRules:
         self.environment = environment
         self.sockets = sockets
         self.fan = fan
-        self.events = OpenEvents(node_id, emit)
+        self.events = DeviceEvents(emit)
         self._clock = clock
         self._queue: queue.SimpleQueue[DeviceChange | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self.fire_confirmed = False
+        self._seen: dict[tuple[Hazard, str], HazardEvent] = {}
         self.heat_active = False
         self._opened_at: datetime | None = None
         self._last_unlocked_at: datetime | None = None
@@ -131,9 +128,15 @@ class SafetyRules:
         if self._thread is not None:
             self._thread.join(timeout_s)
 
-    def set_fire(self, confirmed: bool) -> None:
-        """Vision (or a person) confirms a fire, or clears it; handled like smoke."""
-        self._queue.put(DeviceChange("vision", "fire", confirmed, self._clock()))
+    def on_hazard(self, camera_id: str, event: HazardEvent) -> None:
+        """A camera's fire or smoke event: while one is open it is handled like the smoke alarm."""
+        if event.kind in _FIRE_KINDS and event.phase is not Phase.UPDATE:
+            self._queue.put(CameraHazard(camera_id, event))
+
+    @property
+    def fire_confirmed(self) -> bool:
+        """Return whether any camera sees a fire or smoke now."""
+        return bool(self._seen)
 
     def _run(self) -> None:
         while True:
@@ -144,12 +147,14 @@ class SafetyRules:
                 continue
             if item is _STOP:
                 return
-            if isinstance(item, DeviceChange):
-                try:
+            try:
+                if isinstance(item, DeviceChange):
                     self.apply(item)
-                except Exception:
-                    # One bad rule must not stop the others from running.
-                    log.exception("rule failed on %s", item)
+                elif isinstance(item, CameraHazard):
+                    self.apply_hazard(item)
+            except Exception:
+                # One bad rule must not stop the others from running.
+                log.exception("rule failed on %s", item)
 
     # -- the rules, single-threaded ------------------------------------------------------
 
@@ -160,8 +165,6 @@ class SafetyRules:
 
     def apply(self, change: DeviceChange) -> None:
         """Run every rule that one change concerns."""
-        if change.device_id == "vision":
-            self.fire_confirmed = bool(change.value)
         if change.entity == "status":
             self._availability(change)
         self._fire(change.at)
@@ -175,22 +178,34 @@ class SafetyRules:
             self.fan.switch("fan", True)
         self.tick(change.at)
 
+    def apply_hazard(self, item: CameraHazard) -> None:
+        """Run the fire rule on a camera's fire or smoke event."""
+        # One state per (kind, camera): a smoke END leaves a fire that is still seen alone.
+        key = (item.event.kind, item.camera_id)
+        if item.event.phase is Phase.END:
+            self._seen.pop(key, None)
+        else:
+            self._seen[key] = item.event
+        self._fire(item.event.at)
+        self.tick(item.event.at)
+
     def tick(self, now: datetime) -> None:
         """Check the timers: a door held open too long."""
         held = timedelta(seconds=self.config.door_held_open_s)
         if self._opened_at is not None and now - self._opened_at >= held and not self.hazard:
-            self.events.open(EventKind.DOOR_HELD_OPEN, self.door.device_id, now)
+            self.events.open(Hazard.DOOR_HELD_OPEN, self.door.device_id, now)
 
     def _fire(self, at: datetime) -> None:
-        kind = EventKind.FIRE if self.fire_confirmed or self.door.fire_input else EventKind.SMOKE
+        fire_seen = any(kind is Hazard.FIRE for kind, _ in self._seen)
+        kind = Hazard.FIRE if fire_seen or self.door.fire_input else Hazard.SMOKE
         if not self.hazard:
-            for any_kind in _HAZARDS:
+            for any_kind in _FIRE_KINDS:
                 self.events.close(any_kind, self.environment.device_id, at)
             if self.door.hold:
                 # The door then relocks by itself; sockets stay off until a person resets them.
                 self.door.request_hold(False)
             return
-        if not any(self.events.is_open(k, self.environment.device_id) for k in _HAZARDS):
+        if not any(self.events.is_open(k, self.environment.device_id) for k in _FIRE_KINDS):
             self.events.open(kind, self.environment.device_id, at)
         # Re-asserted on every change while the hazard lasts: idempotent for the devices.
         if self.door.hold is not True:
@@ -212,11 +227,11 @@ class SafetyRules:
             return
         if not self.heat_active and temperature > self.config.heat_on_c:
             self.heat_active = True
-            self.events.open(EventKind.HEAT, self.environment.device_id, at)
+            self.events.open(Hazard.HEAT, self.environment.device_id, at)
             self.fan.switch("fan", True)
         elif self.heat_active and temperature < self.config.heat_off_c:
             self.heat_active = False
-            self.events.close(EventKind.HEAT, self.environment.device_id, at)
+            self.events.close(Hazard.HEAT, self.environment.device_id, at)
             if not self.hazard:
                 self.fan.switch("fan", False)
 
@@ -226,9 +241,9 @@ class SafetyRules:
             if amps > self.config.overcurrent_a:
                 if self.sockets.on.get(name) is not False:
                     self.sockets.switch(name, False)
-                self.events.open(EventKind.OVERCURRENT, self.sockets.device_id, at, zone=name)
+                self.events.open(Hazard.OVERCURRENT, self.sockets.device_id, at, zone=name)
             else:
-                self.events.close(EventKind.OVERCURRENT, self.sockets.device_id, at, zone=name)
+                self.events.close(Hazard.OVERCURRENT, self.sockets.device_id, at, zone=name)
 
     def _door(self, change: DeviceChange) -> None:
         door = self.door
@@ -238,11 +253,11 @@ class SafetyRules:
         elif change.entity == "contact" and change.value is True and self._opened_at is None:
             self._opened_at = change.at
             if not change.retained and self._forced(change.at):
-                self.events.open(EventKind.DOOR_FORCED, door.device_id, change.at)
+                self.events.open(Hazard.DOOR_FORCED, door.device_id, change.at)
         elif change.entity == "contact" and change.value is False:
             self._opened_at = None
-            self.events.close(EventKind.DOOR_HELD_OPEN, door.device_id, change.at)
-            self.events.close(EventKind.DOOR_FORCED, door.device_id, change.at)
+            self.events.close(Hazard.DOOR_HELD_OPEN, door.device_id, change.at)
+            self.events.close(Hazard.DOOR_FORCED, door.device_id, change.at)
 
     def _forced(self, at: datetime) -> bool:
         if self.hazard or self.door.lock_state is not LockState.LOCKED:
@@ -252,6 +267,6 @@ class SafetyRules:
 
     def _availability(self, change: DeviceChange) -> None:
         if change.value is Availability.OFFLINE:
-            self.events.open(EventKind.DEVICE_OFFLINE, change.device_id, change.at)
+            self.events.open(Hazard.DEVICE_OFFLINE, change.device_id, change.at)
         elif change.value is Availability.ONLINE:
-            self.events.close(EventKind.DEVICE_OFFLINE, change.device_id, change.at)
+            self.events.close(Hazard.DEVICE_OFFLINE, change.device_id, change.at)

@@ -19,8 +19,8 @@ from typing import Protocol
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from edge.devices import DeviceChange
-from edge.entry_store import AuditEntry, EntryStore
+from edge.devices.model import DeviceChange
+from edge.entry.store import AuditEntry, EntryStore
 from station.contracts import (
     Command,
     CommandOutcome,

@@ -15,7 +15,7 @@ from pathlib import Path
 import httpx
 import yaml
 
-from station.localbroker import BrokerMissingError, LocalBroker, free_port, wait_for_port
+from devkit.localbroker import BrokerMissingError, LocalBroker, free_port, wait_for_port
 
 logger = logging.getLogger(__name__)
 
@@ -44,11 +44,10 @@ def _edge_config(workdir: Path, broker_port: int, clip: Path, model: Path) -> Pa
         "cloud": {"host": "127.0.0.1", "port": broker_port},
         "camera": {"id": "room", "source": str(clip), "loop": True, "realtime": True, "max_fps": 4},
         "detector": {"model": str(model), "imgsz": 640, "confidence": 0.4, "device": "cpu"},
-        "presence": {
-            "zone": {"name": "room", "polygon": [[0, 0], [1, 0], [1, 1], [0, 1]]},
-            "confirm_s": 1.0,
-            "clear_s": 3.0,
-            "update_every_s": 10,
+        "analysis": {
+            "hazards": ["person"],
+            "zone": "room",
+            "presence": {"confirm_s": 1.0, "clear_s": 3.0, "update_every_s": 10},
         },
         "outbox": {"path": str(workdir / "edge-outbox.sqlite")},
         "health": {"interval_s": 30},

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from edge.entry import Decision, EntryController
-from edge.gallery import FaceGallery
+from edge.entry.controller import Decision, EntryController
+from edge.entry.gallery import FaceGallery
 from vision.faces import Agreement, BlinkLiveness, FaceEngine
 from vision.qr import Frame
 

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from edge.entry_store import EntryStore
-from edge.gallery import FaceGallery
+from edge.entry.gallery import FaceGallery
+from edge.entry.store import EntryStore
 
 log = logging.getLogger(__name__)
 

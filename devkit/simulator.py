@@ -16,8 +16,8 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from edge.device_config import DevicesConfig
-from edge.devices import status_topic
+from edge.devices.config import DevicesConfig
+from edge.devices.model import status_topic
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Development tools: demo, device simulator, local broker, seed data; not runtime code."""
