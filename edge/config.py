@@ -18,15 +18,12 @@ from pydantic import (
 
 from edge.devices.config import DevicesConfig, RulesConfig
 from edge.entry.config import EntrySettings
+from edge.errors import ConfigError
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
 from vision.roles import Role
 from vision.weights import PACKAGE_PREFIX, ModelSpec
-
-
-class ConfigError(ValueError):
-    """A configuration file that cannot be used; the message names the file, field and reason."""
 
 
 class _Section(BaseModel):

@@ -11,15 +11,12 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from vision.errors import ModelLoadError
 from vision.roles import Role, RoleMap
 
 log = logging.getLogger(__name__)
 
 Box = tuple[float, float, float, float]
-
-
-class ModelLoadError(RuntimeError):
-    """A model file that is missing or that ultralytics cannot load; the message says which."""
 
 
 @dataclass(frozen=True)

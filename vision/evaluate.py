@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from vision.errors import ManifestError
 from vision.events import CAMERA_HAZARDS, Hazard, Phase
 from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
 from vision.weights import ModelSpec, load_detector
@@ -26,10 +27,6 @@ _STILL_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp"}
 _EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 # A detection up to this long before the truth's start still counts (DESIGN.md).
 _EARLY_S = 1.0
-
-
-class ManifestError(ValueError):
-    """A manifest that cannot be used; the message names the file and the reason."""
 
 
 class _Strict(BaseModel):

@@ -9,7 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from vision.detector import ModelLoadError
+from vision.errors import ExportError, ModelLoadError
 from vision.weights import resolve_weights
 
 log = logging.getLogger(__name__)
@@ -21,10 +21,6 @@ class ExportFormat(StrEnum):
     ONNX = "onnx"
     OPENVINO = "openvino"
     ENGINE = "engine"
-
-
-class ExportError(RuntimeError):
-    """An export that could not be made; the message says why."""
 
 
 def export_model(

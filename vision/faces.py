@@ -17,6 +17,8 @@ import dlib  # type: ignore[import-untyped]
 import numpy as np
 import numpy.typing as npt
 
+from vision.errors import FaceModelError
+
 Frame = npt.NDArray[np.uint8]
 Descriptor = npt.NDArray[np.float64]
 
@@ -24,10 +26,6 @@ Descriptor = npt.NDArray[np.float64]
 # and off-angle, so the default is stricter and tunable per node.
 DEFAULT_THRESHOLD: Final = 0.5
 _UPSCALE_TO: Final = 150
-
-
-class FaceModelError(RuntimeError):
-    """A face model file is missing or unreadable."""
 
 
 @dataclass(frozen=True)

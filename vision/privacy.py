@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from vision.detector import Detection
+from vision.errors import PrivacyError
 from vision.roles import Role
 
 log = logging.getLogger(__name__)
@@ -19,10 +20,6 @@ log = logging.getLogger(__name__)
 _MARGIN = 0.25
 # Share of a standing person's box that is the head, blurred even where YuNet finds no face.
 _HEAD_SHARE = 0.22
-
-
-class PrivacyError(RuntimeError):
-    """The face model cannot be loaded; no snapshot may leave the node without it."""
 
 
 class FaceBlurrer:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from vision.detector import ModelLoadError, YoloDetector
+from vision.detector import YoloDetector
+from vision.errors import ModelLoadError
 from vision.events import Hazard
 from vision.roles import Role, RoleMap
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from edge.errors import DevicePayloadError
 from station.contracts import utcnow
 
 log = logging.getLogger(__name__)
@@ -23,10 +24,6 @@ log = logging.getLogger(__name__)
 DEVICE_ROOT: Final = "dev"
 MAX_DEVICE_PAYLOAD: Final = 64
 """Device payloads are short words or numbers; anything longer is refused unread."""
-
-
-class DevicePayloadError(ValueError):
-    """A device payload that does not parse; the message says why."""
 
 
 def status_topic(device_id: str) -> str:

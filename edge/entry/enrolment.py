@@ -12,14 +12,11 @@ import logging
 import httpx
 
 from edge.entry.gallery import FaceGallery
+from edge.errors import EnrolmentError
 from vision.faces import Descriptor, FaceEngine
 from vision.qr import Frame
 
 log = logging.getLogger(__name__)
-
-
-class EnrolmentError(RuntimeError):
-    """Enrolment could not be done; nothing was stored. The message says why."""
 
 
 def measure(engine: FaceEngine, frames: list[Frame]) -> list[Descriptor]:

@@ -16,15 +16,12 @@ from pathlib import Path
 import numpy as np
 from cryptography.fernet import Fernet, InvalidToken
 
+from edge.errors import GalleryError
 from vision.faces import DEFAULT_THRESHOLD, Descriptor, Gallery, Match
 
 log = logging.getLogger(__name__)
 
 MAX_TEMPLATES = 5
-
-
-class GalleryError(ValueError):
-    """A gallery file or transfer that cannot be read, or an action consent does not allow."""
 
 
 @dataclass

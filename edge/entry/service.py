@@ -28,7 +28,8 @@ from edge.entry.controller import (
 from edge.entry.faces import FaceGate
 from edge.entry.gallery import FaceGallery, new_gallery_key
 from edge.entry.store import EntryStore
-from edge.entry.sync import EntrySyncError, sync_entry
+from edge.entry.sync import sync_entry
+from edge.errors import EntrySyncError
 from edge.link.uplink import Uplink
 from station.contracts import CommandName, utcnow
 from vision.faces import FaceEngine, FaceModelPaths

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.entry.gallery import FaceGallery
 from edge.entry.store import EntryStore
+from edge.errors import EntrySyncError
 
 log = logging.getLogger(__name__)
 
@@ -36,10 +37,6 @@ class SyncResult:
     revoked: int
     templates_deleted: list[str]
     key_matches: bool
-
-
-class EntrySyncError(RuntimeError):
-    """cloud-duty could not be reached or answered something unreadable."""
 
 
 def sync_entry(

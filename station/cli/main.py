@@ -38,7 +38,8 @@ def _run_duty(args: argparse.Namespace) -> int:
 def _run_edge(args: argparse.Namespace) -> int:
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
-    from edge.config import ConfigError, load_config
+    from edge.config import load_config
+    from edge.errors import ConfigError
 
     try:
         config = load_config(Path(args.config))
@@ -47,7 +48,7 @@ def _run_edge(args: argparse.Namespace) -> int:
         return 2
     # Imported once the environment is set: ultralytics reads it at import time.
     from edge.node import run_node
-    from vision.detector import ModelLoadError
+    from vision.errors import ModelLoadError
 
     try:
         run_node(config)

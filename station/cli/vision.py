@@ -42,8 +42,8 @@ def run_eval(args: argparse.Namespace) -> int:
     _offline()
     from tqdm import tqdm
 
-    from vision.detector import ModelLoadError
-    from vision.evaluate import Clip, ManifestError, evaluate
+    from vision.errors import ManifestError, ModelLoadError
+    from vision.evaluate import Clip, evaluate
 
     media = Path(args.media_root) if args.media_root else None
 
@@ -62,8 +62,8 @@ def run_eval(args: argparse.Namespace) -> int:
 def run_export(args: argparse.Namespace) -> int:
     """Export a model and print the path to put in configuration; 2 on failure."""
     _offline()
-    from vision.detector import ModelLoadError
-    from vision.export import ExportError, ExportFormat, export_model
+    from vision.errors import ExportError, ModelLoadError
+    from vision.export import ExportFormat, export_model
 
     if args.batch < 1 or args.imgsz < 32:
         log.error("--batch must be at least 1 and --imgsz at least 32")

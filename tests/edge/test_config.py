@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, EdgeConfig, load_config
+from edge.config import EdgeConfig, load_config
+from edge.errors import ConfigError
 from vision.roles import Role
 
 GOOD = """

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config
+from edge.config import load_config
+from edge.errors import ConfigError
 from vision.events import Hazard
 
 BASE = """

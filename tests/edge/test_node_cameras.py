@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config
+from edge.config import load_config
+from edge.errors import ConfigError
 from edge.node import run_node
 from station.contracts import Event, NodeHealth, NodeTopics, TopicKind, decode
 from tests.edge.listener import Listener, Received

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 import yaml
 
-from edge.config import ConfigError, load_config
+from edge.config import load_config
+from edge.errors import ConfigError
 from edge.node import EventRouter
 from station.contracts import Event, EventKind, utcnow
 from vision.events import Hazard, HazardEvent, Phase, Severity

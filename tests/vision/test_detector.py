@@ -8,7 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from vision.detector import ModelLoadError, YoloDetector
+from vision.detector import YoloDetector
+from vision.errors import ModelLoadError
 from vision.roles import Role, RoleMap
 
 pytestmark = pytest.mark.integration

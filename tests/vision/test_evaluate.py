@@ -10,10 +10,10 @@ import pytest
 
 from station.cli.main import main
 from tests.vision.images import read_image
+from vision.errors import ManifestError
 from vision.evaluate import (
     Clip,
     ClipResult,
-    ManifestError,
     TruthEvent,
     evaluate,
     load_manifest,

@@ -8,9 +8,9 @@ import pytest
 
 from station.cli.main import main
 from tests.vision.images import read_image
-from vision.detector import ModelLoadError
+from vision.errors import ExportError, ModelLoadError
 from vision.events import Hazard
-from vision.export import ExportError, ExportFormat, export_model
+from vision.export import ExportFormat, export_model
 from vision.roles import Role
 from vision.weights import ModelSpec, load_detector, resolve_weights
 

@@ -10,7 +10,8 @@ import pytest
 
 from tests.vision.images import read_image
 from vision.detector import Detection
-from vision.privacy import FaceBlurrer, PrivacyError
+from vision.errors import PrivacyError
+from vision.privacy import FaceBlurrer
 from vision.roles import Role
 
 pytestmark = pytest.mark.integration

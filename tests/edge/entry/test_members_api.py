@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 
 from station.contracts import NodeTopics, TopicKind, Visit, VisitMethod
 from station.tokens import TokenVerifier
-from tests.entry.station import decode_image
+from tests.edge.entry.station import decode_image
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer, wait_until
 from vision.qr import QrReader

@@ -16,7 +16,7 @@ from devkit.localbroker import LocalBroker
 from edge.entry.controller import qr_from_frame
 from edge.entry.sync import sync_entry
 from station.tokens import TokenSigner, new_private_key
-from tests.entry.station import DoorSimulator, NodeEntry, qr_frame, start_node
+from tests.edge.entry.station import DoorSimulator, NodeEntry, qr_frame, start_node
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer, wait_until
 from vision.qr import QrReader

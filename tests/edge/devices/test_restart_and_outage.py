@@ -12,23 +12,23 @@ import pytest
 
 from devkit.simulator import SimulatedStation
 from station.contracts import Event, EventKind, EventPhase, TopicKind, decode, subscription
-from tests.devices.mqtt_probe import Probe
-from tests.devices.support import Spy, wait_until
+from tests.edge.devices.mqtt_probe import Probe
+from tests.edge.devices.support import Spy, wait_until
 from tests.support.broker import MosquittoBroker
 
 pytestmark = pytest.mark.integration
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 class Child:
-    """tests.devices.safety_child in a subprocess."""
+    """tests.edge.devices.safety_child in a subprocess."""
 
     def __init__(self, station_port: int, cloud_port: int, outbox: Path, log: Path) -> None:
         self.log = log.open("ab")
         self.proc = subprocess.Popen(
             [
-                *(sys.executable, "-m", "tests.devices.safety_child"),
+                *(sys.executable, "-m", "tests.edge.devices.safety_child"),
                 *(str(station_port), str(cloud_port), str(outbox)),
             ],
             cwd=REPO,

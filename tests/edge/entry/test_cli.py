@@ -11,7 +11,7 @@ import pytest
 
 from station.cli.main import main
 from station.tokens import TokenVerifier
-from tests.entry.station import load_image
+from tests.edge.entry.station import load_image
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import TOKEN, DutyServer
 from vision.qr import QrReader

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from station.contracts import NodeTopics, TopicKind, subscription
-from tests.devices.brokers import TlsFiles, make_ca, shipped_broker
-from tests.devices.mqtt_probe import Probe
+from tests.edge.devices.brokers import TlsFiles, make_ca, shipped_broker
+from tests.edge.devices.mqtt_probe import Probe
 
 pytestmark = pytest.mark.integration
 

@@ -19,7 +19,7 @@ from edge.devices.model import (
     parse_number,
     parse_switch,
 )
-from tests.devices.support import Spy, wait_until
+from tests.edge.devices.support import Spy, wait_until
 
 
 def registry() -> tuple[DeviceRegistry, DoorLock, Environment, Relays, list[tuple[str, str]]]:

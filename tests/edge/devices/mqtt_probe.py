@@ -9,7 +9,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from tests.devices.support import WAIT_S
+from tests.edge.devices.support import WAIT_S
 
 
 class Probe:

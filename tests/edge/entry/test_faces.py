@@ -19,13 +19,14 @@ import pytest
 from sqlalchemy import LargeBinary, create_engine, inspect
 
 from edge.entry.controller import EntryConfig, EntryController
-from edge.entry.enrolment import EnrolmentError, enrol_face, measure
+from edge.entry.enrolment import enrol_face, measure
 from edge.entry.faces import FaceGate
-from edge.entry.gallery import FaceGallery, GalleryError, new_gallery_key
+from edge.entry.gallery import FaceGallery, new_gallery_key
 from edge.entry.store import EntryStore
 from edge.entry.sync import sync_entry
+from edge.errors import EnrolmentError, GalleryError
 from station.contracts import Message
-from tests.entry.station import decode_image, load_image
+from tests.edge.entry.station import decode_image, load_image
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer
 from vision.faces import BlinkLiveness, FaceBox, FaceEngine, FaceModelPaths

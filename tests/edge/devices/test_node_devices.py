@@ -9,8 +9,8 @@ import pytest
 
 from devkit.simulator import SimulatedStation
 from station.contracts import Event, EventKind, EventPhase, TopicKind, decode, subscription
-from tests.devices.mqtt_probe import Probe
-from tests.devices.support import Spy, wait_until
+from tests.edge.devices.mqtt_probe import Probe
+from tests.edge.devices.support import Spy, wait_until
 from tests.support.broker import MosquittoBroker
 from tests.support.edge_node import EdgeProcess, write_edge_config
 

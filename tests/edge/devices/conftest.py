@@ -9,7 +9,7 @@ import pytest
 from devkit.simulator import SimulatedStation
 from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
 from edge.devices.link import LocalSafety
-from tests.devices.support import Collected, Spy
+from tests.edge.devices.support import Collected, Spy
 from tests.support.broker import MosquittoBroker
 
 

@@ -14,7 +14,7 @@ from devkit.simulator import SimulatedStation
 from edge.devices.config import DevicesConfig
 from edge.devices.link import StationDevices
 from edge.devices.model import DoorLock, Relays, command_topic
-from tests.devices.brokers import FIRMWARE
+from tests.edge.devices.brokers import FIRMWARE
 
 pytestmark = pytest.mark.integration
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from devkit.localbroker import LocalBroker, free_port
 
-FIRMWARE = Path(__file__).resolve().parents[2] / "firmware-configs"
+FIRMWARE = Path(__file__).resolve().parents[3] / "firmware-configs"
 
 
 @dataclass(frozen=True)

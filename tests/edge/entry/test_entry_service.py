@@ -19,7 +19,7 @@ from edge.entry.service import EntryService
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
 from station.contracts import Command, CommandName, NodeTopics, TopicKind, utcnow
-from tests.entry.station import DoorSimulator, load_image, qr_frame
+from tests.edge.entry.station import DoorSimulator, load_image, qr_frame
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import TOKEN, DutyServer, wait_until
 

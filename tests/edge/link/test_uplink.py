@@ -36,7 +36,7 @@ pytestmark = pytest.mark.integration
 
 NODE = "node-test-1"
 TOPICS = NodeTopics(NODE)
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def eventually(check: Callable[[], bool], timeout_s: float = 30.0) -> None:
@@ -70,7 +70,15 @@ def uplink(broker: MosquittoBroker, tmp_path: Path) -> Iterator[Uplink]:
 
 def start_child(port: int, outbox: Path, count: int) -> tuple[subprocess.Popen[str], str]:
     child = subprocess.Popen(
-        [sys.executable, "-m", "tests.edge.uplink_child", str(port), str(outbox), NODE, str(count)],
+        [
+            sys.executable,
+            "-m",
+            "tests.edge.link.uplink_child",
+            str(port),
+            str(outbox),
+            NODE,
+            str(count),
+        ],
         cwd=REPO,
         stdout=subprocess.PIPE,
         text=True,

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.devices.brokers import make_ca, shipped_broker
-from tests.devices.mqtt_probe import Probe
+from tests.edge.devices.brokers import make_ca, shipped_broker
+from tests.edge.devices.mqtt_probe import Probe
 
 pytestmark = pytest.mark.integration
 

@@ -1,6 +1,6 @@
 """A node's uplink in its own process, for tests that kill it with SIGKILL.
 
-Usage: python -m tests.edge.uplink_child PORT OUTBOX NODE_ID COUNT
+Usage: python -m tests.edge.link.uplink_child PORT OUTBOX NODE_ID COUNT
 Sends COUNT events through the outbox, prints whether it is connected, then waits to be killed.
 """
 

@@ -8,7 +8,7 @@ from devkit.simulator import SimulatedStation
 from edge.devices.link import LocalSafety
 from edge.devices.model import Availability, LockState
 from station.contracts import EventKind, EventPhase, utcnow
-from tests.devices.support import Collected, Spy, wait_until
+from tests.edge.devices.support import Collected, Spy, wait_until
 from vision.events import EventLatch, Hazard
 
 pytestmark = pytest.mark.integration

@@ -1,6 +1,6 @@
 """The node's local safety in its own process, wired as edge/node.py wires it, to be killed.
 
-Usage: python -m tests.devices.safety_child STATION_PORT CLOUD_PORT OUTBOX
+Usage: python -m tests.edge.devices.safety_child STATION_PORT CLOUD_PORT OUTBOX
 Starts the uplink (durable outbox) and the local safety, prints "ready", runs until killed.
 """
 

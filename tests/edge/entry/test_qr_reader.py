@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 
 from station.tokens import TokenSigner, new_private_key
-from tests.entry.station import load_image, qr_frame
+from tests.edge.entry.station import load_image, qr_frame
 from vision.qr import QrReader
 
 

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from edge.config import ConfigError, load_config
-from tests.devices.support import Spy, wait_until
+from edge.config import load_config
+from edge.errors import ConfigError
+from tests.edge.devices.support import Spy, wait_until
 from tests.support.broker import MosquittoBroker
 
 BASE = """
@@ -17,7 +18,7 @@ node_id: node-1
 camera: {source: clip.mp4}
 detector: {model: model.tflite}
 """
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def write(tmp_path: Path, text: str) -> Path:
