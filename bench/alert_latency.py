@@ -40,8 +40,8 @@ from station.contracts import (
     utcnow,
 )
 from station.duty.db import make_engine, migrate
-from station.duty.models import NodeCreate, StationCreate
-from station.duty.registry import create_node, create_station
+from station.duty.fleet.models import NodeCreate, StationCreate
+from station.duty.fleet.registry import create_node, create_station
 from station.localbroker import LocalBroker, free_port
 from tests.support.database import fresh_database
 

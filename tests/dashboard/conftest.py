@@ -10,10 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devkit.seed.options import SeedOptions, SeedSummary
+from devkit.seed.stations import seed
 from station.contracts import utcnow
+from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.db import make_engine
-from station.duty.seed import SeedOptions, SeedSummary, seed
-from station.duty.snapshots import SnapshotStore
 from tests.support.broker import MosquittoBroker
 from tests.support.database import fresh_database
 from tests.support.duty_server import DutyServer

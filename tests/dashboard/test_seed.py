@@ -11,14 +11,17 @@ import pytest
 from sqlalchemy import Engine, func
 from sqlmodel import Session, col, select
 
+from devkit.seed.cli import run_seed
+from devkit.seed.options import SeedError, SeedOptions
+from devkit.seed.stations import seed
 from station.contracts import NodeHealth, utcnow
-from station.duty import stats
+from station.duty.alerting.models import Alert, AlertStatus, EventRecord
+from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.db import make_engine, migrate
-from station.duty.member_models import ConsentRecord
-from station.duty.models import Alert, AlertStatus, EventRecord, Member, Node, Station, VisitRecord
-from station.duty.seed import SeedError, SeedOptions, seed
-from station.duty.seed_cli import run_seed
-from station.duty.snapshots import SnapshotStore
+from station.duty.fleet.models import Node, Station
+from station.duty.people.models import ConsentRecord, Member, VisitRecord
+from station.duty.reports.overview import overview as station_overview
+from station.duty.reports.station_report import station_stats
 
 pytestmark = pytest.mark.integration
 ZONE = ZoneInfo("Asia/Shanghai")
@@ -95,11 +98,11 @@ def test_seed_and_statistics_work_on_sqlite(tmp_path: Path) -> None:
     now = utcnow()
     seed(engine, SeedOptions(stations=2, days=10, members_per_station=10), now)
     with Session(engine) as session:
-        result = stats.station_stats(session, "st-001", now - timedelta(days=10), now, ZONE)
+        result = station_stats(session, "st-001", now - timedelta(days=10), now, ZONE)
         entered = session.exec(
             select(VisitRecord.entered_at).where(VisitRecord.station_id == "st-001")
         ).all()
-        overview = stats.overview(session, None, now, ZONE)
+        overview = station_overview(session, None, now, ZONE)
     assert result.visits == len(entered) > 0
     hours = [0] * 24
     for at in entered:

@@ -12,7 +12,7 @@ from station.contracts import (
     NodeTopics,
     TopicKind,
 )
-from station.duty.ingest import Inbound
+from station.duty.fleet.ingest import Inbound
 
 
 def event(

@@ -7,9 +7,9 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from station.contracts import EventKind
-from station.duty.models import StationCreate
-from station.duty.registry import create_station
-from tests.duty.conftest import AUTH, ManualClock, user_headers
+from station.duty.fleet.models import StationCreate
+from station.duty.fleet.registry import create_station
+from tests.duty.conftest import AUTH, ManualClock, duty_services, user_headers
 from tests.duty.messages import event, inbound
 
 
@@ -21,10 +21,10 @@ def _audit(api: TestClient, **params: str) -> list[dict[str, object]]:
 def _seed_two_stations(api: TestClient, clock: ManualClock) -> None:
     from sqlmodel import Session
 
-    with Session(api.app.state.engine) as session:  # type: ignore[attr-defined]
+    with Session(duty_services(api).engine) as session:
         create_station(session, StationCreate(id="st-2", name="Other station"))
     api.post("/api/v1/nodes", json={"id": "node-2", "station_id": "st-2"}, headers=AUTH)
-    pipeline = api.app.state.pipeline  # type: ignore[attr-defined]
+    pipeline = duty_services(api).pipeline
     pipeline.process([inbound(event("ev-1", clock.now(), kind=EventKind.FIRE))])
     pipeline.process([inbound(event("ev-2", clock.now(), node="node-2"))])
 

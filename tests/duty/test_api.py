@@ -7,12 +7,12 @@ from datetime import timedelta
 from fastapi.testclient import TestClient
 
 from station.contracts import Event, EventKind, EventPhase
-from tests.duty.conftest import AUTH, ManualClock, user_headers
+from tests.duty.conftest import AUTH, ManualClock, duty_services, user_headers
 from tests.duty.messages import event, inbound
 
 
 def _ingest(api: TestClient, *messages: Event) -> None:
-    api.app.state.pipeline.process([inbound(m) for m in messages])  # type: ignore[attr-defined]
+    duty_services(api).pipeline.process([inbound(m) for m in messages])
 
 
 def test_api_refuses_missing_or_wrong_token(api: TestClient) -> None:

@@ -9,13 +9,13 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, NodeState, NodeStatus, NodeTopics, TopicKind
-from station.duty import alerts
-from station.duty.escalation import EscalationService, unescalated
-from station.duty.ingest import Inbound, IngestPipeline
-from station.duty.models import Alert, AlertAction, AlertPublic
-from station.duty.nodes import NodeDirectory
-from station.duty.roster_models import EscalationPolicy, RosterOverride, Rotation
-from station.duty.rosters import coverage_gaps, on_duty, on_shift
+from station.duty.alerting import alerts
+from station.duty.alerting.escalation import EscalationService, unescalated
+from station.duty.alerting.models import Alert, AlertAction, AlertPublic
+from station.duty.alerting.roster_models import EscalationPolicy, RosterOverride, Rotation
+from station.duty.alerting.rosters import coverage_gaps, on_duty, on_shift
+from station.duty.fleet.ingest import Inbound, IngestPipeline
+from station.duty.fleet.registry import NodeDirectory
 from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, inbound
 

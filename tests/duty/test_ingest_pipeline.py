@@ -19,11 +19,12 @@ from station.contracts import (
     StationState,
     TopicKind,
 )
-from station.duty.alerts import STATION_OFFLINE, AlertBook
-from station.duty.ingest import Inbound, IngestPipeline
-from station.duty.models import Alert, EventRecord, Node
-from station.duty.models import NodeState as Stored
-from station.duty.nodes import mark_silent_nodes_offline
+from station.duty.alerting.alerts import STATION_OFFLINE, AlertBook
+from station.duty.alerting.models import Alert, EventRecord
+from station.duty.fleet.ingest import Inbound, IngestPipeline
+from station.duty.fleet.liveness import mark_silent_nodes_offline
+from station.duty.fleet.models import Node
+from station.duty.fleet.models import NodeState as Stored
 from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, health, inbound
 
@@ -118,7 +119,7 @@ def test_heartbeats_keep_node_online_and_silence_takes_it_offline(
         assert node is not None
         assert node.state == Stored.ONLINE
         assert node.health is not None
-        assert node.health["outbox_depth"] == 0
+        assert node.health.outbox_depth == 0
     clock.advance(89)
     with Session(engine) as session:
         assert (
@@ -171,6 +172,6 @@ def test_device_states_are_kept_per_node(
         node = session.get(Node, "node-1")
         assert node is not None
         assert node.devices is not None
-        assert [d["device_id"] for d in node.devices["devices"]] == ["door", "env"]
-        assert node.devices["devices"][1]["values"] == {"smoke": True}
+        assert [d.device_id for d in node.devices.devices] == ["door", "env"]
+        assert node.devices.devices[1].values == {"smoke": True}
     assert pipeline.stats.rejected == 1

@@ -15,20 +15,10 @@ from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from station.duty.account_models import Role
-from station.duty.api import deliveries as deliveries_api
-from station.duty.api.deps import current_principal
-from station.duty.auth import Principal
-from station.duty.delivery import (
-    DeliveryService,
-    RetryPolicy,
-    UnknownAlertError,
-    UnknownChannelError,
-)
-from station.duty.delivery_models import Delivery
-from station.duty.ingest import IngestPipeline
-from station.duty.models import Alert
-from station.duty.notify import (
+from station.duty.alerting.alerts import AlertNotFoundError
+from station.duty.alerting.deliveries import DeliveryService, RetryPolicy, UnknownChannelError
+from station.duty.alerting.models import Alert, Delivery
+from station.duty.alerting.notifiers import (
     ChannelSettings,
     DeliveryResult,
     DingTalkWebhookNotifier,
@@ -43,6 +33,13 @@ from station.duty.notify import (
     render_markdown,
     render_sms,
 )
+from station.duty.alerting.routes import deliveries as deliveries_api
+from station.duty.api.access import Caller, current_caller
+from station.duty.api.handlers import install_error_handler
+from station.duty.fleet.ingest import IngestPipeline
+from station.duty.people.auth import Principal
+from station.duty.people.models import Role
+from station.duty.services import get_session
 from tests.duty.conftest import AUTH, ManualClock
 from tests.duty.messages import event, inbound
 
@@ -230,7 +227,7 @@ def test_unknown_channel_or_alert_is_refused_and_records_nothing(
     service = DeliveryService(engine, {"wecom": notifier}, clock, lambda _s: None)
     with pytest.raises(UnknownChannelError, match="no notifier named 'pager'"):
         service.deliver("pager", notice(alert_id))
-    with pytest.raises(UnknownAlertError, match="no alert 999999"):
+    with pytest.raises(AlertNotFoundError, match="no alert 999999"):
         service.deliver("wecom", notice(999_999))
     assert notifier.sent == []
     assert _rows(engine) == []
@@ -252,9 +249,15 @@ CALLER: dict[str, Principal] = {}
 def deliveries_client(engine: Engine) -> Iterator[TestClient]:
     """Only the deliveries router, on the test database, with the caller set by the test."""
     app = FastAPI()
-    app.state.engine = engine
+    install_error_handler(app)
     app.include_router(deliveries_api.router, prefix="/api/v1")
-    app.dependency_overrides[current_principal] = lambda: CALLER["who"]
+
+    def session() -> Iterator[Session]:
+        with Session(engine) as opened:
+            yield opened
+
+    app.dependency_overrides[get_session] = session
+    app.dependency_overrides[current_caller] = lambda: Caller(CALLER["who"], engine)
     CALLER["who"] = Principal(name="duty-1", role=Role.DUTY)
     with TestClient(app) as client:
         yield client

@@ -6,20 +6,19 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
-from station.duty.account_models import Role, User, UserCreate
-from station.duty.auth import create_user
-from station.duty.delivery import DeliveryService
-from station.duty.delivery_models import Delivery
-from station.duty.ingest import IngestPipeline
-from station.duty.models import Alert, AlertPublic
-from station.duty.notify import (
+from station.duty.alerting.deliveries import DeliveryService
+from station.duty.alerting.models import Alert, AlertPublic, Delivery
+from station.duty.alerting.notifiers import (
     DeliveryResult,
     LoggingSmsGateway,
     Notice,
     Notifier,
     SmsNotifier,
 )
-from station.duty.paging import NotifyingPager
+from station.duty.alerting.paging import NotifyingPager
+from station.duty.fleet.ingest import IngestPipeline
+from station.duty.people.auth import create_user
+from station.duty.people.models import Role, User, UserCreate
 from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, inbound
 

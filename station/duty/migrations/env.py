@@ -6,7 +6,11 @@ from alembic import context
 from sqlalchemy import Connection
 from sqlmodel import SQLModel
 
-import station.duty.models  # noqa: F401  # registers the tables on SQLModel.metadata
+# Importing each room's models registers its tables on SQLModel.metadata.
+import station.duty.alerting.models
+import station.duty.alerting.roster_models
+import station.duty.fleet.models
+import station.duty.people.models  # noqa: F401
 
 target_metadata = SQLModel.metadata
 

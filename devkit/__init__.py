@@ -1,0 +1,1 @@
+"""Developer tools that ship beside the runtime packages, never inside them."""
