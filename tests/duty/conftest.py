@@ -12,11 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from station.contracts import Event
 from station.duty.db import make_engine, migrate
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.models import NodeCreate, StationCreate
 from station.duty.fleet.registry import NodeDirectory, create_node, create_station
 from station.duty.services import Services, services_of
+from tests.duty.messages import inbound
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -91,6 +93,11 @@ def duty_services(client: TestClient) -> Services:
     """The services container behind a test client of cloud-duty."""
     assert isinstance(client.app, FastAPI)
     return services_of(client.app)
+
+
+def ingest(client: TestClient, *messages: Event) -> None:
+    """Put event messages through the app's ingest pipeline, as if from the broker."""
+    duty_services(client).pipeline.process([inbound(m) for m in messages])
 
 
 @pytest.fixture

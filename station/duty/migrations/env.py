@@ -4,15 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
-from sqlmodel import SQLModel
-
-# Importing each room's models registers its tables on SQLModel.metadata.
-import station.duty.alerting.models
-import station.duty.alerting.roster_models
-import station.duty.fleet.models
-import station.duty.people.models  # noqa: F401
-
-target_metadata = SQLModel.metadata
+from station.duty.schema import metadata as target_metadata
 
 
 def _include_name(name: str | None, type_: str, _parents: object) -> bool:

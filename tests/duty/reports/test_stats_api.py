@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from station.contracts import utcnow
-from tests.dashboard.conftest import MANAGED, SeededDuty
+from tests.support.seeded_city import MANAGED, SeededDuty
 
 pytestmark = pytest.mark.integration
 ZONE = ZoneInfo("Asia/Shanghai")
