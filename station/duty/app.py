@@ -112,6 +112,7 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def console() -> str:
+        """The duty console page."""
         return CONSOLE_PAGE.read_text()
 
     @app.get("/healthz", tags=["health"])

@@ -160,12 +160,12 @@ class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
             logger.debug("job %s was already removed by another replica", job_id)
 
 
-_SERVICES: dict[str, EscalationService] = {}
+_ESCALATION_BY_DATABASE: dict[str, EscalationService] = {}
 
 
 def run_escalation_step(database: str, alert_id: int, step: int) -> None:
     """APScheduler job entry point: jobs persist this name and plain arguments only."""
-    service = _SERVICES.get(database)
+    service = _ESCALATION_BY_DATABASE.get(database)
     if service is None:
         logger.error(
             "no escalation service for %s; step %d of alert %d skipped", database, step, alert_id
@@ -184,7 +184,7 @@ class JobStoreScheduler:
 
     def bind(self, service: EscalationService) -> None:
         """Make this process run the steps of jobs found in the store."""
-        _SERVICES[self._database] = service
+        _ESCALATION_BY_DATABASE[self._database] = service
 
     def schedule(self, alert_id: int, step: int, run_at: datetime) -> None:
         """Store a one-off job; a late one still runs (misfire grace is unlimited)."""

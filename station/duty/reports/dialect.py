@@ -34,6 +34,7 @@ def local_time(session: Session, column: Any, tz: ZoneInfo, at: datetime) -> Any
 
 
 def hour_of(session: Session, local: Any) -> Any:
+    """The hour (0..23) of a local time."""
     if session.get_bind().dialect.name == "postgresql":
         return cast(func.extract("hour", local), Integer)
     return cast(func.strftime("%H", local), Integer)
@@ -47,6 +48,7 @@ def weekday_of(session: Session, local: Any) -> Any:
 
 
 def dwell_seconds(session: Session) -> ColumnElement[Any]:
+    """A visit's stay in seconds (NULL while it has no exit)."""
     entered, exited = col(VisitRecord.entered_at), col(VisitRecord.exited_at)
     if session.get_bind().dialect.name == "postgresql":
         return func.extract("epoch", exited - entered)
@@ -54,6 +56,7 @@ def dwell_seconds(session: Session) -> ColumnElement[Any]:
 
 
 def visible_stations(session: Session, station_ids: Iterable[str] | None) -> list[Station]:
+    """The stations among `station_ids` (all when None), by id."""
     query = select(Station).order_by(col(Station.id))
     if station_ids is not None:
         query = query.where(col(Station.id).in_(sorted(station_ids)))

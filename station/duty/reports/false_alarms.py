@@ -32,13 +32,7 @@ def export_false_alarms(engine: Engine, store: SnapshotStore, out: Path) -> Expo
     """Write images/, empty labels/ (nothing real was there), data.yaml and index.csv."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
-    with Session(engine) as session:
-        rows = session.exec(
-            select(EventRecord, Alert)
-            .join(Alert, col(Alert.id) == col(EventRecord.alert_id))
-            .where(Alert.verdict == Verdict.FALSE_ALARM)
-            .order_by(col(EventRecord.started_at))
-        ).all()
+    rows = _false_alarm_events(engine)
     written = missing = 0
     with (out / "index.csv").open("w", newline="") as index:
         table = csv.writer(index)
@@ -61,6 +55,23 @@ def export_false_alarms(engine: Engine, store: SnapshotStore, out: Path) -> Expo
                 ]
             )
             written += 1
+    _write_data_yaml(out)
+    logger.info("exported %d false alarm(s); %d had no snapshot", written, missing)
+    return ExportSummary(written, missing)
+
+
+def _false_alarm_events(engine: Engine) -> list[tuple[EventRecord, Alert]]:
+    with Session(engine) as session:
+        rows = session.exec(
+            select(EventRecord, Alert)
+            .join(Alert, col(Alert.id) == col(EventRecord.alert_id))
+            .where(Alert.verdict == Verdict.FALSE_ALARM)
+            .order_by(col(EventRecord.started_at))
+        ).all()
+    return list(rows)
+
+
+def _write_data_yaml(out: Path) -> None:
     data = {
         "path": str(out.resolve()),
         "train": "images",
@@ -68,5 +79,3 @@ def export_false_alarms(engine: Engine, store: SnapshotStore, out: Path) -> Expo
         "names": dict(enumerate(CLASS_NAMES)),
     }
     (out / "data.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
-    logger.info("exported %d false alarm(s); %d had no snapshot", written, missing)
-    return ExportSummary(written, missing)
