@@ -41,8 +41,8 @@ from station.contracts import (
     utcnow,
 )
 from station.duty.db import make_engine, migrate
-from station.duty.models import NodeCreate, StationCreate
-from station.duty.registry import create_node, create_station
+from station.duty.fleet.models import NodeCreate, StationCreate
+from station.duty.fleet.registry import create_node, create_station
 from tests.support.database import fresh_database
 
 TOKEN = "bench-token-" + uuid.uuid4().hex

@@ -34,12 +34,13 @@ from dashboard import data
 from dashboard.models import User
 from dashboard.settings import DashboardSettings
 from devkit.localbroker import LocalBroker, free_port
+from devkit.seed.options import SeedOptions
+from devkit.seed.stations import seed
 from station.contracts import utcnow
+from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.app import create_app
 from station.duty.db import make_engine
-from station.duty.seed import SeedOptions, seed
 from station.duty.settings import DutySettings
-from station.duty.snapshots import SnapshotStore
 from tests.support.database import fresh_database
 
 TOKEN = "bench-dashboard-token-0123456789"

@@ -33,12 +33,13 @@ from station.contracts import (
     subscription,
     utcnow,
 )
+from station.duty.alerting.models import EventRecord
 from station.duty.clock import SystemClock
 from station.duty.db import make_engine, migrate
-from station.duty.ingest import IngestPipeline, MqttIngest
-from station.duty.models import EventRecord, Node, NodeCreate, StationCreate
-from station.duty.nodes import NodeDirectory
-from station.duty.registry import create_node, create_station
+from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.models import Node, NodeCreate, StationCreate
+from station.duty.fleet.node_link import MqttIngest
+from station.duty.fleet.registry import NodeDirectory, create_node, create_station
 from station.duty.settings import DutySettings
 from tests.support.database import fresh_database
 

@@ -1,1 +1,1 @@
-"""Development tools: demo, device simulator, local broker, seed data; not runtime code."""
+"""Developer tools that ship beside the runtime packages, never inside them."""

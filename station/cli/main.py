@@ -59,10 +59,10 @@ def _run_edge(args: argparse.Namespace) -> int:
 
 
 def _export_false_alarms(args: argparse.Namespace) -> int:
+    from station.duty.alerting.snapshots import SnapshotStore
     from station.duty.db import make_engine
-    from station.duty.export import export_false_alarms
+    from station.duty.reports.false_alarms import export_false_alarms
     from station.duty.settings import DutySettings
-    from station.duty.snapshots import SnapshotStore
 
     settings = DutySettings()
     engine = make_engine(settings.database_url)
@@ -136,7 +136,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_entry_commands(sub)
 
-    from station.duty.seed_cli import add_commands as add_dashboard_commands
+    from devkit.seed.cli import add_commands as add_dashboard_commands
 
     add_dashboard_commands(sub)
 

@@ -1,0 +1,1 @@
+"""cloud-duty: the registry, alerting, people and reports behind one FastAPI app."""

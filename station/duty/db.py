@@ -1,23 +1,31 @@
-"""Engine, sessions, the UTC datetime column type and migrations."""
+"""Engine, migrations, and the column types and fields every room's tables use."""
 
 from __future__ import annotations
 
 import logging
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import DateTime, Engine, event, text
+from pydantic import BaseModel
+from sqlalchemy import JSON, DateTime, Engine, event, text
+from sqlalchemy import Enum as SAEnum
 from sqlalchemy.engine import Dialect
 from sqlalchemy.types import TypeDecorator
-from sqlmodel import create_engine
+from sqlmodel import Field, create_engine
+
+from station.contracts import utcnow
 
 logger = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 _MIGRATION_LOCK = 0x55575301
+ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -39,6 +47,45 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class PydanticJSON(TypeDecorator[M], Generic[M]):
+    """A JSON column read and written as a pydantic model (the wire contract's shape)."""
+
+    impl = JSON(none_as_null=True)
+    cache_ok = True
+
+    def __init__(self, model: type[M]) -> None:
+        super().__init__()
+        self.model = model
+
+    def process_bind_param(self, value: M | dict[str, Any] | None, dialect: Dialect) -> Any:  # noqa: ARG002
+        """Store the model as the JSON its wire message has (aliases, ISO times)."""
+        if value is None:
+            return None
+        model = value if isinstance(value, BaseModel) else self.model.model_validate(value)
+        return model.model_dump(mode="json", by_alias=True)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> M | None:  # noqa: ARG002
+        """Read the stored JSON back as the model."""
+        if value is None:
+            return None
+        return self.model.model_validate(value)
+
+
+def enum_field(kind: type[StrEnum], default: StrEnum, *, index: bool = False) -> Any:
+    """An enum column stored as its value (a short string), read back as the enum."""
+    column_type = SAEnum(
+        kind, values_callable=lambda e: [m.value for m in e], native_enum=False, length=16
+    )
+    return Field(default=default, sa_type=column_type, index=index)
+
+
+def utc_field(*, nullable: bool = False, index: bool = False, default: bool = False) -> Any:
+    """A UTC timestamp column; `default` stamps the time the row is made."""
+    if default:
+        return Field(default_factory=utcnow, sa_type=UTCDateTime, nullable=nullable, index=index)
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
 def make_engine(url: str) -> Engine:

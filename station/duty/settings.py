@@ -7,8 +7,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from station.duty.delivery import RetryPolicy
-from station.duty.notify import ChannelSettings
+from station.duty.alerting.deliveries import RetryPolicy
+from station.duty.alerting.notifiers import ChannelSettings
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "change-me-please", "changeme", "secret", "password", "dev-token"}

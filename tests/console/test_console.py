@@ -88,6 +88,7 @@ def test_console_shows_new_alert_live_and_acknowledging_stops_escalation(
     card = page.locator("article.alert").first
     expect(card).to_contain_text("fall · st-north · rest room", timeout=15_000)
     expect(card.locator("img")).to_be_visible()
+    expect(card.locator(".chip.sev")).to_have_text("critical")
     expect(card).to_contain_text("escalation 1", timeout=15_000)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
 

@@ -14,9 +14,9 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from devkit.localbroker import free_port
-from tests.dashboard.conftest import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
 from tests.support.browser import ARTIFACTS
 from tests.support.duty_server import wait_until
+from tests.support.seeded_city import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
 
 pytestmark = pytest.mark.integration
 REPO = Path(__file__).resolve().parents[2]

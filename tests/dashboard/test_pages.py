@@ -14,8 +14,8 @@ from dashboard import data
 from dashboard.models import User
 from dashboard.settings import DashboardSettings
 from station.contracts import DeviceSnapshot, NodeTopics, StationState, TopicKind, utcnow
-from tests.dashboard.conftest import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
 from tests.support.duty_server import wait_until
+from tests.support.seeded_city import MANAGED, MANAGER, MANAGER_PASSWORD, SeededDuty
 
 pytestmark = pytest.mark.integration
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")

@@ -7,15 +7,18 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy import Engine
 from sqlmodel import Session
 
+from station.contracts import Event
 from station.duty.db import make_engine, migrate
-from station.duty.ingest import IngestPipeline
-from station.duty.models import NodeCreate, StationCreate
-from station.duty.nodes import NodeDirectory
-from station.duty.registry import create_node, create_station
+from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.models import NodeCreate, StationCreate
+from station.duty.fleet.registry import NodeDirectory, create_node, create_station
+from station.duty.services import Services, services_of
+from tests.duty.messages import inbound
 
 TOKEN = "test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -86,6 +89,17 @@ def pipeline(engine: Engine, clock: ManualClock) -> IngestPipeline:
     return IngestPipeline(engine, clock, NodeDirectory(unknown_ttl_s=0))
 
 
+def duty_services(client: TestClient) -> Services:
+    """The services container behind a test client of cloud-duty."""
+    assert isinstance(client.app, FastAPI)
+    return services_of(client.app)
+
+
+def ingest(client: TestClient, *messages: Event) -> None:
+    """Put event messages through the app's ingest pipeline, as if from the broker."""
+    duty_services(client).pipeline.process([inbound(m) for m in messages])
+
+
 @pytest.fixture
 def api(db_url: str, clock: ManualClock) -> Iterator[TestClient]:
     """The app with no MQTT and no scheduler, through Starlette's test client."""
@@ -97,5 +111,5 @@ def api(db_url: str, clock: ManualClock) -> Iterator[TestClient]:
     )
     app = create_app(settings, clock)
     with TestClient(app) as client:
-        register(app.state.engine)
+        register(services_of(app).engine)
         yield client

@@ -8,11 +8,12 @@ from station.contracts import (
     Event,
     EventKind,
     EventPhase,
+    EventSeverity,
     NodeHealth,
     NodeTopics,
     TopicKind,
 )
-from station.duty.ingest import Inbound
+from station.duty.fleet.ingest import Inbound
 
 
 def event(
@@ -23,6 +24,7 @@ def event(
     node: str = "node-1",
     kind: EventKind = EventKind.FALL,
     zone: str = "room",
+    severity: EventSeverity | None = None,
 ) -> Event:
     """An event message."""
     return Event(
@@ -37,6 +39,7 @@ def event(
         score=0.8,
         zone=zone,
         count=1,
+        severity=severity,
     )
 
 

@@ -28,9 +28,10 @@ from station.contracts import (
     decode,
     utcnow,
 )
-from station.duty.export import export_false_alarms
-from station.duty.models import VisitRecord
-from station.duty.retention import run_retention
+from station.duty.people.models import VisitRecord
+from station.duty.reports.false_alarms import export_false_alarms
+from station.duty.reports.retention import run_retention
+from station.duty.services import services_of
 from tests.duty.messages import event, inbound
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer, wait_until
@@ -119,17 +120,17 @@ def test_snapshots_are_stored_served_and_bad_ones_refused(
         )
         served = http.get("/api/v1/events/ev-snap/snapshot")
         assert (served.headers["content-type"], served.content) == ("image/jpeg", image)
-    stats = duty.app.state.pipeline.stats
+    stats = services_of(duty.app).pipeline.stats
     wait_until(lambda: stats.rejected >= 2, 10, "the bad snapshots refused")
     stored = sorted(p.name for p in (tmp_path / "snaps").rglob("*.jpg"))
     assert stored == ["ev-snap.jpg"]
 
 
 def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> None:
-    engine = duty.app.state.engine
-    store = duty.app.state.snapshots
+    engine = services_of(duty.app).engine
+    store = services_of(duty.app).snapshots
     now = utcnow()
-    pipeline = duty.app.state.pipeline
+    pipeline = services_of(duty.app).pipeline
 
     pipeline.process([inbound(event("ev-old", now, kind=EventKind.FIRE))])
     pipeline.process([inbound(event("ev-real", now, kind=EventKind.SMOKE))])

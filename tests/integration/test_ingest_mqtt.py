@@ -10,6 +10,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.contracts import EventKind, NodeTopics, TopicKind, utcnow
+from station.duty.services import services_of
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer, FeedReader, wait_until
@@ -79,7 +80,7 @@ def test_bad_payloads_are_refused_and_logged_while_ingest_goes_on(
             pub.publish(bad_topic, payload, qos=1).wait_for_publish(5)
         wait_until(lambda: _alerts(duty), 15, "the good event's alert")
     pub.loop_stop()
-    stats = duty.app.state.pipeline.stats
+    stats = services_of(duty.app).pipeline.stats
     assert (stats.persisted, stats.rejected) == (1, 5)
     for reason in (
         "not JSON",

@@ -20,14 +20,18 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from devkit.localbroker import free_port
+from station.duty.alerting.deliveries import DeliveryService, RetryPolicy
+from station.duty.alerting.models import Alert, Delivery
+from station.duty.alerting.notifiers import (
+    DingTalkWebhookNotifier,
+    Notice,
+    Notifier,
+    WeComWebhookNotifier,
+)
 from station.duty.clock import SystemClock
 from station.duty.db import make_engine, migrate
-from station.duty.delivery import DeliveryService, RetryPolicy
-from station.duty.delivery_models import Delivery
-from station.duty.ingest import IngestPipeline
-from station.duty.models import Alert
-from station.duty.nodes import NodeDirectory
-from station.duty.notify import DingTalkWebhookNotifier, Notice, Notifier, WeComWebhookNotifier
+from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.registry import NodeDirectory
 from tests.duty.conftest import register
 from tests.duty.messages import event, inbound
 

@@ -7,6 +7,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.contracts import EventKind, NodeTopics, TopicKind, utcnow
+from station.duty.services import services_of
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer, wait_until
@@ -35,10 +36,10 @@ def test_two_replicas_share_events_and_keep_one_alert_per_key(
         pub.loop_stop()
 
         def persisted() -> int:
-            return sum(s.app.state.pipeline.stats.persisted for s in (first, second))
+            return sum(services_of(s.app).pipeline.stats.persisted for s in (first, second))
 
         wait_until(lambda: persisted() >= total, 60, "both replicas to persist everything")
-        shares = [s.app.state.pipeline.stats.persisted for s in (first, second)]
+        shares = [services_of(s.app).pipeline.stats.persisted for s in (first, second)]
         assert min(shares) > 0, f"one replica got nothing: {shares}"
         with first.client() as http:
             alerts = http.get("/api/v1/alerts", params={"limit": 100}).json()["items"]

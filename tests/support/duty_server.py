@@ -13,6 +13,7 @@ import uvicorn
 
 from devkit.localbroker import free_port
 from station.duty.app import create_app
+from station.duty.services import services_of
 from station.duty.settings import DutySettings
 
 TOKEN = "integration-token-0123456789"
@@ -47,7 +48,9 @@ class DutyServer:
         """Serve, and wait until ingest is connected to the broker."""
         self._thread.start()
         wait_until(lambda: self._server.started, 30, "uvicorn start")
-        wait_until(self.app.state.ingest.connected.is_set, 30, "ingest connect")
+        ingest = services_of(self.app).ingest
+        assert ingest is not None
+        wait_until(ingest.connected.is_set, 30, "ingest connect")
         return self
 
     def stop(self) -> None:

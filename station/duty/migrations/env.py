@@ -4,11 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection
-from sqlmodel import SQLModel
-
-import station.duty.models  # noqa: F401  # registers the tables on SQLModel.metadata
-
-target_metadata = SQLModel.metadata
+from station.duty.schema import metadata as target_metadata
 
 
 def _include_name(name: str | None, type_: str, _parents: object) -> bool:

@@ -1,0 +1,1 @@
+"""Demo seed data for cloud-duty: a city of stations, visits, alerts and snapshots."""

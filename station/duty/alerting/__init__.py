@@ -1,0 +1,1 @@
+"""Alerting: events fold into alerts, which reach the people on duty and escalate."""

@@ -1,0 +1,201 @@
+"""Escalation: the policy is copied onto an alert when it opens, and its steps run as
+persistent APScheduler jobs until someone acknowledges.
+
+Each step runs at most once: the job locks the alert row and checks how far escalation has
+got, so a job that two replicas both pick up, or that runs again after a restart, is a no-op.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from apscheduler.jobstores.base import JobLookupError
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine
+from sqlmodel import Session, col, select
+
+from station.duty.alerting.alerts import SYSTEM_ACTOR, record_change
+from station.duty.alerting.models import Alert, AlertPublic, AlertStatus
+from station.duty.alerting.roster_models import EscalationPolicy, EscalationStep
+from station.duty.alerting.rosters import on_duty
+from station.duty.clock import Clock
+from station.duty.fleet.models import Station
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_STEPS = (EscalationStep(level=1, wait_s=300), EscalationStep(level=2, wait_s=600))
+DEFAULT_REPEAT = 2
+
+
+class StepScheduler(Protocol):
+    """Runs `run_step(alert_id, step)` at a given time, surviving restarts."""
+
+    def schedule(self, alert_id: int, step: int, run_at: datetime) -> None:
+        """Arrange for the step to run at `run_at`."""
+        ...
+
+
+class Pager(Protocol):
+    """Tells people about an alert: webhooks, SMS, the console."""
+
+    def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
+        """Send the notices of one escalation step."""
+        ...
+
+
+class LogPager:
+    """A pager that only logs; the feed entry of each step already reaches the console."""
+
+    def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
+        """Log who would be told."""
+        logger.info("alert %s level %d: paging %s", alert.id, level, ", ".join(usernames))
+
+
+def policy_for(session: Session, region: str) -> tuple[list[dict[str, Any]], int]:
+    """Return (steps, repeat) of the region's policy, the default one, or the built-in."""
+    for wanted in (region, ""):
+        policy = session.exec(
+            select(EscalationPolicy).where(EscalationPolicy.region == wanted)
+        ).first()
+        if policy is not None:
+            return policy.steps, policy.repeat
+    return [s.model_dump() for s in DEFAULT_STEPS], DEFAULT_REPEAT
+
+
+class EscalationService:
+    """Starts escalation for opened alerts and runs its steps."""
+
+    def __init__(self, engine: Engine, clock: Clock, scheduler: StepScheduler, pager: Pager):
+        self._engine = engine
+        self._clock = clock
+        self._scheduler = scheduler
+        self._pager = pager
+
+    def start(self, alert_ids: list[int]) -> None:
+        """Copy the policy onto each newly opened alert and run its first step now."""
+        now = self._clock.now()
+        for alert_id in alert_ids:
+            with Session(self._engine) as session:
+                alert = session.get(Alert, alert_id, with_for_update=True)
+                # Started already: by the fast path, by the sweep, or by another replica.
+                if alert is None or alert.escalation_policy is not None:
+                    continue
+                region = _region(session, alert.station_id)
+                steps, repeat = policy_for(session, region)
+                alert.escalation_policy = [*steps, {"repeat": repeat}]
+                session.add(alert)
+                session.commit()
+            self._scheduler.schedule(alert_id, 0, now)
+
+    def run_step(self, alert_id: int, step: int) -> None:
+        """Run one step unless the alert was answered, snoozed, or the step already ran."""
+        now = self._clock.now()
+        with Session(self._engine) as session:
+            alert = session.get(Alert, alert_id, with_for_update=True)
+            if alert is None or not _due(alert, step):
+                return
+            if alert.snoozed_until and alert.snoozed_until > now:
+                self._scheduler.schedule(alert_id, step, alert.snoozed_until)
+                return
+            steps, repeat = _copied_policy(alert)
+            if step >= len(steps) * (repeat + 1):
+                logger.warning("alert %s: escalation exhausted without acknowledgement", alert_id)
+                return
+            current = steps[step % len(steps)]
+            people = on_duty(session, _region(session, alert.station_id), current.level, now)
+            alert.escalation_level = step + 1
+            session.add(alert)
+            note = ", ".join(people) or "nobody on duty at this level"
+            record_change(session, alert, f"escalated:{current.level}", SYSTEM_ACTOR, note)
+            session.commit()
+            public = AlertPublic.model_validate(alert)
+        if not people:
+            logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
+        self._pager.page(public, people, current.level)
+        self._scheduler.schedule(alert_id, step + 1, now + timedelta(seconds=current.wait_s))
+
+
+def unescalated(session: Session) -> list[int]:
+    """Open alerts whose escalation never started (e.g. cloud-duty stopped right after)."""
+    rows = session.exec(
+        select(Alert.id).where(
+            Alert.status == AlertStatus.OPEN,
+            col(Alert.suppressed).is_(False),
+            col(Alert.escalation_policy).is_(None),
+        )
+    ).all()
+    return [r for r in rows if r is not None]
+
+
+def _due(alert: Alert, step: int) -> bool:
+    """Whether step should run: still unanswered, and not run before."""
+    if alert.status is not AlertStatus.OPEN or alert.suppressed:
+        return False
+    return alert.escalation_level == step
+
+
+def _copied_policy(alert: Alert) -> tuple[list[EscalationStep], int]:
+    raw = alert.escalation_policy or [s.model_dump() for s in DEFAULT_STEPS]
+    repeat = next((int(r["repeat"]) for r in raw if "repeat" in r), DEFAULT_REPEAT)
+    return [EscalationStep.model_validate(r) for r in raw if "repeat" not in r], repeat
+
+
+def _region(session: Session, station_id: str) -> str:
+    station = session.get(Station, station_id)
+    return station.region if station else ""
+
+
+class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
+    """A job table several replicas' schedulers read; a job another one already ran and
+    removed is simply gone, not an error that would stop this replica's scheduler."""
+
+    def remove_job(self, job_id: str) -> None:
+        """Remove the job if it is still there."""
+        try:
+            super().remove_job(job_id)
+        except JobLookupError:
+            logger.debug("job %s was already removed by another replica", job_id)
+
+
+_ESCALATION_BY_DATABASE: dict[str, EscalationService] = {}
+
+
+def run_escalation_step(database: str, alert_id: int, step: int) -> None:
+    """APScheduler job entry point: jobs persist this name and plain arguments only."""
+    service = _ESCALATION_BY_DATABASE.get(database)
+    if service is None:
+        logger.error(
+            "no escalation service for %s; step %d of alert %d skipped", database, step, alert_id
+        )
+        return
+    service.run_step(alert_id, step)
+
+
+class JobStoreScheduler:
+    """A StepScheduler on APScheduler with a database job store shared by the replicas."""
+
+    def __init__(self, scheduler: BaseScheduler, database: str, jobstore: str = "durable") -> None:
+        self._scheduler = scheduler
+        self._database = database
+        self._jobstore = jobstore
+
+    def bind(self, service: EscalationService) -> None:
+        """Make this process run the steps of jobs found in the store."""
+        _ESCALATION_BY_DATABASE[self._database] = service
+
+    def schedule(self, alert_id: int, step: int, run_at: datetime) -> None:
+        """Store a one-off job; a late one still runs (misfire grace is unlimited)."""
+        self._scheduler.add_job(
+            run_escalation_step,
+            "date",
+            run_date=run_at,
+            args=[self._database, alert_id, step],
+            id=f"escalate-{alert_id}-{step}",
+            jobstore=self._jobstore,
+            replace_existing=True,
+            misfire_grace_time=None,
+            coalesce=True,
+        )

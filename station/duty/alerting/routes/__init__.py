@@ -1,0 +1,1 @@
+"""Alerting's HTTP routes: alerts and their live feed, events, deliveries, rosters."""

@@ -1,0 +1,55 @@
+"""Hazard events as recorded from the nodes, and their snapshots."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse
+from sqlmodel import col, select
+
+from station.duty.alerting.models import EventPublic, EventRecord
+from station.duty.api.access import CallerDep
+from station.duty.errors import NotFoundError
+from station.duty.listing import Page, PagingDep, filtered, in_window, paginate
+from station.duty.services import ServicesDep, SessionDep
+
+router = APIRouter(tags=["records"])
+
+Since = Annotated[datetime | None, Query(description="From this time (inclusive).")]
+Until = Annotated[datetime | None, Query(description="Before this time.")]
+
+
+@router.get("/events")
+def list_events(
+    session: SessionDep,
+    paging: PagingDep,
+    who: CallerDep,
+    station_id: str | None = None,
+    node_id: str | None = None,
+    kind: str | None = None,
+    since: Since = None,
+    until: Until = None,
+) -> Page[EventPublic]:
+    """List detection events, newest first."""
+    query = select(EventRecord).order_by(col(EventRecord.started_at).desc())
+    query = filtered(query, EventRecord, station_id=station_id, node_id=node_id, kind=kind)
+    query = in_window(query, col(EventRecord.started_at), since, until)
+    query = who.scoped(query, col(EventRecord.station_id))
+    return paginate(session, query, EventPublic, paging.limit, paging.offset)
+
+
+@router.get("/events/{event_id}/snapshot", response_class=FileResponse)
+def event_snapshot(
+    services: ServicesDep, session: SessionDep, who: CallerDep, event_id: str
+) -> FileResponse:
+    """The event's snapshot (faces blurred on the node), as JPEG."""
+    record = session.get(EventRecord, event_id)
+    if record is None:
+        raise NotFoundError(f"no event {event_id}")
+    who.check_scope("read snapshot", f"event {event_id}", record.station_id)
+    path = services.snapshots.path(record.node_id, record.id)
+    if not path.is_file():
+        raise NotFoundError(f"event {event_id} has no snapshot")
+    return FileResponse(path, media_type="image/jpeg")

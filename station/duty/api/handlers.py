@@ -1,0 +1,25 @@
+"""The one exception handler: a DutyError becomes the JSON error response of its class."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from station.duty.errors import DutyError
+
+logger = logging.getLogger(__name__)
+
+
+async def duty_error_response(_request: Request, exc: Exception) -> JSONResponse:
+    """Answer `{"detail": <message>}` with the status the error's class carries."""
+    assert isinstance(exc, DutyError)
+    if exc.status_code >= 500:
+        logger.warning("request failed: %s", exc)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+
+
+def install_error_handler(app: FastAPI) -> None:
+    """Register the handler for every DutyError on the app."""
+    app.add_exception_handler(DutyError, duty_error_response)

@@ -1,0 +1,153 @@
+"""The fleet's tables and API shapes: stations, their edge nodes, broker logins, commands."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+
+from pydantic import ConfigDict
+from sqlalchemy import Column
+from sqlmodel import Field, SQLModel
+
+from station.contracts import CommandName, NodeHealth, StationState
+from station.duty.db import ID_PATTERN, PydanticJSON, UTCDateTime, enum_field, utc_field
+
+
+class StationBase(SQLModel):
+    """What a station is: a rest stop with a name and a place."""
+
+    name: str = Field(max_length=200, description="Shown to staff and managers.")
+    region: str = Field(default="", max_length=100, index=True, description="City or district.")
+    capacity: int | None = Field(default=None, ge=0, description="People the room holds.")
+    latitude: float | None = Field(default=None, ge=-90, le=90)
+    longitude: float | None = Field(default=None, ge=-180, le=180)
+
+
+class Station(StationBase, table=True):
+    """A station row."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    created_at: datetime = utc_field(default=True)
+
+
+class StationCreate(StationBase):
+    """Body to register a station."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    id: str = Field(schema_extra={"pattern": ID_PATTERN}, description="Stable station id.")
+
+
+class StationPublic(StationBase):
+    """A station as the API shows it."""
+
+    id: str
+    created_at: datetime
+
+
+class NodeState(StrEnum):
+    """Liveness of an edge node as cloud-duty sees it."""
+
+    UNKNOWN = "unknown"
+    ONLINE = "online"
+    OFFLINE = "offline"
+
+
+class NodeBase(SQLModel):
+    """An edge node serving one station."""
+
+    station_id: str = Field(foreign_key="station.id", index=True, max_length=64)
+    name: str = Field(default="", max_length=200)
+
+
+class Node(NodeBase, table=True):
+    """A node row, with its last known liveness and health."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    state: NodeState = enum_field(NodeState, NodeState.UNKNOWN)
+    version: str = Field(default="", max_length=64)
+    last_seen_at: datetime | None = utc_field(nullable=True, index=True)
+    health: NodeHealth | None = Field(
+        default=None,
+        sa_column=Column(PydanticJSON(NodeHealth), nullable=True),
+        description="The node's last heartbeat.",
+    )
+    devices: StationState | None = Field(
+        default=None,
+        sa_column=Column(PydanticJSON(StationState), nullable=True),
+        description="The node's last StationState: door, sensors, sockets, fan.",
+    )
+    created_at: datetime = utc_field(default=True)
+
+
+class NodeCreate(NodeBase):
+    """Body to register a node."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    id: str = Field(
+        schema_extra={"pattern": ID_PATTERN}, description="Node id, as in its MQTT topics."
+    )
+
+
+class NodePublic(NodeBase):
+    """A node as the API shows it."""
+
+    id: str
+    state: NodeState
+    version: str
+    last_seen_at: datetime | None
+    health: NodeHealth | None
+    devices: StationState | None
+    created_at: datetime
+
+
+class NodeCredential(SQLModel, table=True):
+    """A node's broker login: only the password-file line (a salted hash) is kept."""
+
+    __tablename__ = "node_credential"
+
+    node_id: str = Field(foreign_key="node.id", primary_key=True, max_length=64)
+    password_line: str = Field(max_length=300)
+    rotated_at: datetime = Field(sa_type=UTCDateTime)
+
+
+class CommandRecord(SQLModel, table=True):
+    """A command as sent, and what the node answered."""
+
+    __tablename__ = "command"
+
+    id: str = Field(primary_key=True, max_length=64, description="The command's cmd_id.")
+    node_id: str = Field(foreign_key="node.id", index=True, max_length=64)
+    station_id: str = Field(foreign_key="station.id", index=True, max_length=64)
+    name: str = Field(max_length=32)
+    reason: str = Field(max_length=500)
+    issued_by: str = Field(max_length=128)
+    issued_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    outcome: str = Field(default="sent", max_length=16, description="sent, done, refused, ...")
+    detail: str = Field(default="", max_length=500)
+    answered_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
+
+
+class CommandCreate(SQLModel):
+    """Body of a remote command."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    name: CommandName
+    reason: str = Field(min_length=3, max_length=500, description="Why; kept in the audit log.")
+    ttl_s: int = Field(default=30, ge=5, le=600, description="The node refuses it after this.")
+
+
+class CommandPublic(SQLModel):
+    """A command as the API shows it."""
+
+    id: str
+    node_id: str
+    station_id: str
+    name: str
+    reason: str
+    issued_by: str
+    issued_at: datetime
+    expires_at: datetime
+    outcome: str
+    detail: str
+    answered_at: datetime | None

@@ -1,0 +1,108 @@
+"""Scheduled jobs of a replica: the offline check, escalation start-up, and retention."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+from sqlmodel import Session
+
+from station.duty.alerting.alerts import AlertBook
+from station.duty.alerting.escalation import (
+    EscalationService,
+    JobStoreScheduler,
+    SharedJobStore,
+    unescalated,
+)
+from station.duty.fleet.liveness import mark_silent_nodes_offline
+from station.duty.reports.retention import run_retention
+from station.duty.services import Services
+
+
+def check_liveness(services: Services, silence: timedelta) -> list[str]:
+    """Mark nodes offline that missed their heartbeats; return their ids."""
+    with Session(services.engine) as session:
+        book = AlertBook(session)
+        offline = mark_silent_nodes_offline(session, book, services.clock.now(), silence)
+        session.commit()
+    if offline:
+        services.hub.notify()
+        escalate_soon(services, book.opened)
+    return offline
+
+
+def apply_retention(services: Services) -> tuple[int, int]:
+    """Delete old snapshots and anonymise old visits, as the settings say."""
+    settings = services.settings
+    return run_retention(
+        services.engine,
+        services.snapshots,
+        services.clock.now(),
+        settings.snapshot_retention_days,
+        settings.visit_retention_days,
+    )
+
+
+def escalate_soon(services: Services, opened: list[int]) -> None:
+    """Hand newly opened alerts to the scheduler's threads, off the ingest path."""
+    if services.escalation is not None and services.scheduler is not None and opened:
+        services.scheduler.add_job(
+            services.escalation.start, args=[opened], misfire_grace_time=None
+        )
+
+
+def start_pending_escalations(services: Services) -> None:
+    """Safety net: start escalation for open alerts that never got it (a crash, say)."""
+    with Session(services.engine) as session:
+        pending = unescalated(session)
+    if pending and services.escalation is not None:
+        services.escalation.start(pending)
+
+
+def start_scheduler(services: Services) -> BackgroundScheduler:
+    """Start the scheduler with the escalation service and the periodic jobs."""
+    engine = services.engine
+    durable = SharedJobStore(engine=engine, tablename="apscheduler_jobs")
+    scheduler = BackgroundScheduler(
+        timezone="UTC", jobstores={"default": MemoryJobStore(), "durable": durable}
+    )
+    steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
+    escalation = EscalationService(engine, services.clock, steps, services.pager)
+    steps.bind(escalation)
+    services.escalation = escalation
+    services.scheduler = scheduler
+    _add_periodic_jobs(scheduler, services)
+    scheduler.start()
+    return scheduler
+
+
+def _add_periodic_jobs(scheduler: BackgroundScheduler, services: Services) -> None:
+    settings = services.settings
+    silence = timedelta(seconds=settings.heartbeat_interval_s * settings.missed_heartbeats)
+    once = {"max_instances": 1, "coalesce": True}
+    scheduler.add_job(
+        check_liveness,
+        "interval",
+        seconds=settings.liveness_check_s,
+        args=[services, silence],
+        id="liveness",
+        **once,
+    )
+    scheduler.add_job(
+        start_pending_escalations,
+        "interval",
+        seconds=5,
+        args=[services],
+        id="pending-escalations",
+        **once,
+    )
+    scheduler.add_job(
+        apply_retention,
+        "interval",
+        hours=6,
+        next_run_time=services.clock.now(),
+        args=[services],
+        id="retention",
+        **once,
+    )

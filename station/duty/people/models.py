@@ -1,0 +1,283 @@
+"""People's tables and API shapes: users and their tokens, the audit log, members and
+their consents, and visits.
+
+Cloud-duty keeps pseudonymous member ids, consent records and visits: never a face image
+or template, never a phone number in clear."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlalchemy import Enum as SAEnum
+from sqlmodel import Field, SQLModel
+
+from station.contracts import utcnow
+from station.duty.db import ID_PATTERN, UTCDateTime, utc_field
+
+
+class Role(StrEnum):
+    """What a user may do: admin everything, duty staff all alerts, managers their stations."""
+
+    ADMIN = "admin"
+    DUTY = "duty"
+    MANAGER = "manager"
+
+
+_ROLE_TYPE: Any = SAEnum(Role, values_callable=lambda e: [m.value for m in e], native_enum=False)
+
+
+class User(SQLModel, table=True):
+    """A person who signs in to the console, the API or the dashboard."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    username: str = Field(max_length=64, unique=True, index=True)
+    password_hash: str = Field(max_length=256)
+    role: Role = Field(sa_type=_ROLE_TYPE)
+    phone: str = Field(default="", max_length=32, description="For SMS escalation.")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class UserStation(SQLModel, table=True):
+    """A station a manager looks after."""
+
+    __tablename__ = "user_station"
+
+    user_id: int = Field(foreign_key="user.id", primary_key=True)
+    station_id: str = Field(foreign_key="station.id", primary_key=True, max_length=64)
+
+
+class UserCreate(SQLModel):
+    """Body to create a user."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    username: str = Field(schema_extra={"pattern": r"^[a-z0-9_.-]{2,64}$"})
+    password: str = Field(min_length=10, max_length=256, description="At least 10 characters.")
+    role: Role
+    phone: str = Field(default="", max_length=32)
+    station_ids: list[str] = Field(default_factory=list, description="A manager's stations.")
+
+
+class UserPublic(SQLModel):
+    """A user as the API shows it (never the hash)."""
+
+    id: int
+    username: str
+    role: Role
+    phone: str
+    active: bool
+    station_ids: list[str] = []
+
+
+class ApiToken(SQLModel, table=True):
+    """A bearer token issued at login; only its SHA-256 is stored."""
+
+    __tablename__ = "api_token"
+
+    token_hash: str = Field(primary_key=True, max_length=64)
+    user_id: int = Field(foreign_key="user.id", index=True)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class LoginRequest(SQLModel):
+    """Username and password."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    username: str = Field(max_length=64)
+    password: str = Field(max_length=256)
+
+
+class LoginResponse(SQLModel):
+    """A bearer token and who it belongs to."""
+
+    access_token: str
+    token_type: str = "bearer"  # noqa: S105  # the OAuth2 scheme name, not a secret
+    expires_at: datetime
+    user: UserPublic
+
+
+class AuditEntry(SQLModel, table=True):
+    """One line of the audit log: who did or read what, when, and whether it was allowed."""
+
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=64, index=True)
+    action: str = Field(max_length=64)
+    target: str = Field(default="", max_length=128)
+    station_id: str | None = Field(default=None, max_length=64, index=True)
+    outcome: str = Field(default="ok", max_length=16, description="ok or denied.")
+    detail: str = Field(default="", max_length=500)
+
+
+class AuditPublic(SQLModel):
+    """An audit line as the API shows it."""
+
+    id: int
+    at: datetime
+    actor: str
+    action: str
+    target: str
+    station_id: str | None
+    outcome: str
+    detail: str
+
+
+class Member(SQLModel, table=True):
+    """A member under a pseudonymous id: no name, no face, no phone in clear."""
+
+    id: str = Field(primary_key=True, max_length=64)
+    occupation: str = Field(default="", max_length=100)
+    created_at: datetime = utc_field(default=True)
+    employer_platform: str = Field(default="", max_length=100, description="Delivery app etc.")
+    phone_hash: str | None = Field(
+        default=None, max_length=64, index=True, description="Keyed hash of the phone number."
+    )
+
+
+class MemberCreate(BaseModel):
+    """Body to register a member: no name, the phone only to be hashed."""
+
+    model_config = ConfigDict(extra="forbid")
+    occupation: str = Field(default="", max_length=100, description="Courier, rider, ...")
+    employer_platform: str = Field(default="", max_length=100, description="Employer or app.")
+    phone: str | None = Field(
+        default=None,
+        schema_extra={"pattern": r"^\+?[0-9 -]{6,20}$"},
+        description="Kept only as a keyed hash.",
+    )
+
+
+class MemberPublic(BaseModel):
+    """A member as the API shows it: pseudonymous."""
+
+    id: str
+    occupation: str
+    employer_platform: str
+    has_phone: bool
+    revoked: bool
+    created_at: datetime
+
+
+class TokenRequest(BaseModel):
+    """Body to issue an entry token."""
+
+    model_config = ConfigDict(extra="forbid")
+    scopes: list[str] = Field(
+        min_length=1, max_length=8, description="Station ids, or region:<name>."
+    )
+    ttl_s: int = Field(default=30, ge=5, le=7 * 24 * 3600, description="Lifetime in seconds.")
+
+
+class IssuedToken(BaseModel):
+    """An issued token and when it stops working."""
+
+    token: str
+    member_id: str
+    expires_at: datetime
+
+
+class EntrySync(BaseModel):
+    """What every node pulls: the key to verify with and who may no longer enter."""
+
+    public_key: str
+    revoked: list[str]
+    face_withdrawn: list[str]
+
+
+class ConsentKind(StrEnum):
+    """What a member agreed to; each is a separate consent."""
+
+    FACE = "face"
+    FACE_SHARING = "face_sharing"
+
+
+class ConsentRecord(SQLModel, table=True):
+    """One consent a member gave on a station's screen, and its withdrawal."""
+
+    __tablename__ = "consent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(foreign_key="member.id", index=True, max_length=64)
+    kind: str = Field(max_length=16, description="face or face_sharing.")
+    text_version: str = Field(max_length=32, description="Version of the consent text shown.")
+    station_id: str = Field(foreign_key="station.id", max_length=64)
+    granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class ConsentCreate(SQLModel):
+    """Body of a consent given at a station."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    kind: ConsentKind = Field(description="face, or face_sharing (needs face first).")
+    text_version: str = Field(
+        min_length=1, max_length=32, description="Version of the text the member agreed to."
+    )
+    station_id: str = Field(
+        schema_extra={"pattern": ID_PATTERN}, max_length=64, description="Where it was given."
+    )
+
+
+class ConsentPublic(SQLModel):
+    """A consent record as the API shows it."""
+
+    id: int
+    member_id: str
+    kind: str
+    text_version: str
+    station_id: str
+    granted_at: datetime
+    withdrawn_at: datetime | None
+
+
+class MemberRevocation(SQLModel, table=True):
+    """A member whose entry tokens no node accepts any more."""
+
+    __tablename__ = "member_revocation"
+
+    member_id: str = Field(foreign_key="member.id", primary_key=True, max_length=64)
+    reason: str = Field(default="", max_length=200)
+    revoked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class EntryKey(SQLModel, table=True):
+    """cloud-duty's Ed25519 signing key and the key of phone hashes: one row, made once."""
+
+    __tablename__ = "entry_key"
+
+    id: int = Field(default=1, primary_key=True)
+    private_key: str = Field(max_length=64, description="Ed25519 private key, hex.")
+    phone_key: str = Field(max_length=64, description="HMAC key of phone hashes, hex.")
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class VisitRecord(SQLModel, table=True):
+    """A visit to a station: entry, and exit once known."""
+
+    __tablename__ = "visit"
+
+    id: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(foreign_key="node.id", index=True, max_length=64)
+    station_id: str = Field(foreign_key="station.id", index=True, max_length=64)
+    member_id: str | None = Field(default=None, max_length=64, index=True)
+    method: str = Field(max_length=16)
+    entered_at: datetime = utc_field(index=True)
+    exited_at: datetime | None = utc_field(nullable=True)
+
+
+class VisitPublic(SQLModel):
+    """A visit as the API shows it."""
+
+    id: str
+    node_id: str
+    station_id: str
+    member_id: str | None
+    method: str
+    entered_at: datetime
+    exited_at: datetime | None

@@ -1,0 +1,1 @@
+"""People's HTTP routes: sign-in and users, members and consent, visits."""

@@ -1,0 +1,1 @@
+"""Reports: statistics for the managers' dashboard, the false-alarm export, retention."""
