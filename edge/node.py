@@ -136,32 +136,13 @@ def _run_parts(
     reports = _start_device_reports(config, safety, uplink)
     cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
     health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox.depth)
-    health_topic = uplink.topics.topic(TopicKind.HEALTH)
-
-    def publish_health(report: NodeHealth) -> None:
-        if not uplink.publish_now(health_topic, report):
-            log.debug("health not sent: cloud link down")
-        if reports is not None:
-            reports.publish()
-
-    def send_snapshot(event_id: str, jpeg: bytes) -> None:
-        uplink.send(uplink.topics.snapshot(event_id), jpeg)
-
-    analysis = StationAnalysis(
-        {camera.id: config.analysis_for(camera) for camera in config.all_cameras},
-        models,
-        router.camera_event,
-        send_snapshot,
-        blurrer=blurrer,
-        jpeg_quality=config.privacy.jpeg_quality if config.privacy else 80,
-        sensors=_sensor_reader(safety),
-    )
+    analysis = _build_analysis(config, models, uplink, router, safety, blurrer)
     uplink.start()
     for camera in cameras.values():
         camera.start()
     door = cameras[config.door_camera] if config.door_camera else None
     entry = _start_entry(config, safety, uplink, door)
-    health.start(config.health.interval_s, publish_health)
+    health.start(config.health.interval_s, _health_publisher(uplink, reports))
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     try:
         _analyse(list(cameras.values()), analysis, health, stop)
@@ -173,6 +154,45 @@ def _run_parts(
         for camera in cameras.values():
             camera.stop()
         uplink.stop()
+
+
+def _build_analysis(
+    config: EdgeConfig,
+    models: Sequence[ModelUse],
+    uplink: Uplink,
+    router: EventRouter,
+    safety: LocalSafety | None,
+    blurrer: FaceBlurrer | None,
+) -> StationAnalysis:
+    """Every camera with its own settings; events to the router, snapshots to the uplink."""
+
+    def send_snapshot(event_id: str, jpeg: bytes) -> None:
+        uplink.send(uplink.topics.snapshot(event_id), jpeg)
+
+    return StationAnalysis(
+        {camera.id: config.analysis_for(camera) for camera in config.all_cameras},
+        models,
+        router.camera_event,
+        send_snapshot,
+        blurrer=blurrer,
+        jpeg_quality=config.privacy.jpeg_quality if config.privacy else 80,
+        sensors=_sensor_reader(safety),
+    )
+
+
+def _health_publisher(
+    uplink: Uplink, reports: DeviceStateReporter | None
+) -> Callable[[NodeHealth], None]:
+    """Send each heartbeat now (never queued: a stale one is worthless) and the device states."""
+    topic = uplink.topics.topic(TopicKind.HEALTH)
+
+    def publish(report: NodeHealth) -> None:
+        if not uplink.publish_now(topic, report):
+            log.debug("health not sent: cloud link down")
+        if reports is not None:
+            reports.publish()
+
+    return publish
 
 
 def _start_local_safety(config: EdgeConfig, router: EventRouter) -> LocalSafety | None:
