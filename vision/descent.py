@@ -7,6 +7,7 @@ pixels tall, moves as many body heights per second as one close to it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -41,6 +42,7 @@ class Descent:
     drop: float
     speed: float
     seconds: float
+    turn: float = 0.0  # natural log of the aspect (width/height) change, per second
 
 
 def descent_between(upright: Sighting, down: Sighting) -> Descent:
@@ -53,7 +55,14 @@ def descent_between(upright: Sighting, down: Sighting) -> Descent:
     centre = (dy1 + dy2) / 2.0 - (uy1 + uy2) / 2.0
     drop = max(top, centre) / upright.height
     seconds = max((down.at - upright.at).total_seconds(), 1e-3)
-    return Descent(drop=drop, speed=drop / seconds, seconds=seconds)
+    # A body falling away from or towards the camera hardly drops in the image, but its
+    # box turns from tall to wide within a second: the log of the aspect change catches it.
+    turn = math.log(_aspect(down.box) / _aspect(upright.box)) / seconds
+    return Descent(drop=drop, speed=drop / seconds, seconds=seconds, turn=turn)
+
+
+def _aspect(box: Box) -> float:
+    return max(box[2] - box[0], 1.0) / max(box[3] - box[1], 1.0)
 
 
 def motion_rate(trail: Sequence[Sighting]) -> float | None:

@@ -9,9 +9,10 @@ fall; a person down and still for `person_down_s` raises a lower-severity "perso
 from __future__ import annotations
 
 import logging
+import math
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
 
@@ -42,6 +43,15 @@ class FallSettings(BaseModel):
     )
     fall_drop: float = Field(
         default=0.35, gt=0, description="Least drop of a fall, in upright body heights."
+    )
+    fall_turn: float = Field(
+        default=1.2,
+        gt=0,
+        description="Or a fall by turning: least rate (natural log of width/height change "
+        "per second) at which the box turns from upright to lying.",
+    )
+    turn_drop: float = Field(
+        default=0.2, ge=0, description="Least drop (body heights) of a fall by turning."
     )
     transition_s: float = Field(
         default=2.5,
@@ -138,7 +148,13 @@ class FallMonitor:
         # Ids in this frame are live people: never hand their state to someone else.
         seen = {d.track_id for d in people if d.track_id is not None}
         out: list[HazardEvent] = []
-        for det in people:
+        done: list[Box] = []
+        for det in sorted(people, key=lambda d: d.track_id is None):
+            # An untracked box on top of one already handled is the model seeing one
+            # person twice; as a track of its own it would split that person's history.
+            if det.track_id is None and any(iou(det.box, b) >= 0.6 for b in done):
+                continue
+            done.append(det.box)
             key = self._key_for(det, now, seen)
             seen.add(key)
             out += self._observe(self._tracks[key], det, now, frame_w, frame_h)
@@ -168,17 +184,31 @@ class FallMonitor:
         # A new id where a person was just lost is the same person: trackers switch ids
         # exactly when a body changes shape, as in a fall.
         heir = self._lost_match(det.box, taken | {key})
-        self._tracks[key] = self._tracks.pop(heir) if heir is not None else _Track(det.box, now)
+        if heir is None:
+            self._tracks[key] = _Track(det.box, now)
+        elif self._tracks[heir].descent is not None or self._tracks[heir].latch.current:
+            self._tracks[key] = self._tracks.pop(heir)  # a fall under way moves, event and all
+        else:
+            # Otherwise share the history and leave the lost track be: its own id may come
+            # back (a still object the model calls a person, hidden for a moment).
+            self._tracks[key] = _history_of(self._tracks[heir])
         return key
 
     def _lost_match(self, box: Box, exclude: set[int]) -> int | None:
-        best, best_overlap = None, self.settings.handover_overlap
+        # Of the lost tracks that overlap enough, one with a fall under way, then the most
+        # recently seen: a stray box from seconds ago must not take the history of the
+        # person who just went down.
+        best, best_rank = None, None
         for key, track in self._tracks.items():
             if key in exclude:
                 continue
             overlap = overlap_of_smaller(box, track.box)
-            if overlap >= best_overlap:
-                best, best_overlap = key, overlap
+            if overlap < self.settings.handover_overlap:
+                continue
+            found = track.descent is not None or track.latch.current is not None
+            rank = (found, track.last_seen, overlap)
+            if best_rank is None or rank > best_rank:
+                best, best_rank = key, rank
         return best
 
     def _observe(
@@ -242,7 +272,13 @@ class FallMonitor:
             return
         for upright in track.came_from:
             descent = descent_between(upright, seen)
-            if descent.drop < s.fall_drop or descent.speed < s.fall_speed:
+            dropped = descent.drop >= s.fall_drop and descent.speed >= s.fall_speed
+            turned = (
+                _aspect(seen.box) >= s.lying_aspect
+                and descent.drop >= s.turn_drop
+                and descent.turn >= s.fall_turn
+            )
+            if not (dropped or turned):
                 continue
             if track.descent is None or descent.speed > track.descent.speed:
                 track.descent = descent
@@ -267,7 +303,8 @@ class FallMonitor:
         if track.descent is not None and down_for >= s.confirm_s:
             d = track.descent
             evidence = (
-                f"descent {d.speed:.1f} body-heights/s ({d.drop:.1f} in {d.seconds:.1f} s), "
+                f"descent {d.speed:.1f} body-heights/s ({d.drop:.1f} in {d.seconds:.1f} s, "
+                f"turned x{math.exp(d.turn * d.seconds):.1f}), "
                 f"down {down_for:.1f} s, {'still' if still else 'moving'}"
             )
             log.info("fall confirmed: %s", evidence)
@@ -303,6 +340,31 @@ class FallMonitor:
                 out += track.latch.close(now)
                 del self._tracks[key]
         return out
+
+
+def _history_of(track: _Track) -> _Track:
+    """Return a copy of a track's sightings and down spell, without its event."""
+    return replace(
+        track,
+        uprights=deque(track.uprights, maxlen=track.uprights.maxlen),
+        came_from=list(track.came_from),
+        trail=deque(track.trail, maxlen=track.trail.maxlen),
+        latch=EventLatch(Hazard.FALL),
+    )
+
+
+def _aspect(box: Box) -> float:
+    return max(box[2] - box[0], 1.0) / max(box[3] - box[1], 1.0)
+
+
+def iou(a: Box, b: Box) -> float:
+    """Return the intersection over the union of two boxes (0..1)."""
+    w = min(a[2], b[2]) - max(a[0], b[0])
+    h = min(a[3], b[3]) - max(a[1], b[1])
+    if w <= 0 or h <= 0:
+        return 0.0
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - w * h
+    return (w * h) / max(union, 1e-6)
 
 
 def overlap_of_smaller(a: Box, b: Box) -> float:

@@ -196,7 +196,7 @@ def test_fast_fall_confirms_within_the_default_hold_with_its_evidence() -> None:
     assert [(e.phase, e.severity) for e in events] == [(Phase.NEW, Severity.CRITICAL)]
     assert at(4.0) < events[0].at <= at(7.0)
     # Seen half-way down at 3.75 s, lying at 4.0 s: 0.54 body heights in 0.25 s.
-    assert events[0].evidence.startswith("descent 2.2 body-heights/s (0.5 in 0.2 s), down 1.0 s")
+    assert events[0].evidence.startswith("descent 2.2 body-heights/s (0.5 in 0.2 s, turned x3.2)")
 
 
 def test_slow_lying_down_is_never_a_fall_but_lying_still_becomes_person_down() -> None:
