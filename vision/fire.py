@@ -3,7 +3,8 @@
 Fire opens on a majority of the last `confirm_frames` frames whose regions flicker (measured at
 each region's own scale, so a far fire counts). Smoke seen with fire follows the same
 rule; smoke alone must persist for `smoke_alone_s` and grow, because vapour, mist and
-dust look like smoke for a moment. A smoke sensor or a temperature reading that agrees
+dust look like smoke for a moment; so must a small flame with no smoke (a candle, a
+lamp). A smoke sensor or a temperature reading that agrees
 confirms either at once, as CRITICAL.
 """
 
@@ -68,6 +69,19 @@ class FireSettings(BaseModel):
         ge=0,
         description="Smoke alone: least growth of its region over smoke_alone_s (late/early).",
     )
+    small_flame_share: float = Field(
+        default=0.05,
+        ge=0,
+        le=1,
+        description="A flame covering less than this share of the frame, with no smoke seen, "
+        "is judged like smoke alone (a candle, a lamp): it must last smoke_alone_s and grow.",
+    )
+    flame_growth: float = Field(
+        default=2.5,
+        ge=0,
+        description="Least growth of such a small flame (late/early): a candle's box "
+        "wavers by half, a fire catching doubles.",
+    )
     sensor_frames: int = Field(
         default=2,
         ge=1,
@@ -123,6 +137,11 @@ def _present_share(seen: Sequence[_Seen]) -> float:
 def _mean_flicker(seen: Sequence[_Seen]) -> float:
     values = [s.flicker for s in seen if s.present and s.flicker is not None]
     return float(np.mean(values)) if values else 0.0
+
+
+def _mean_share(seen: Sequence[_Seen]) -> float:
+    shares = [s.share for s in seen if s.present]
+    return float(np.mean(shares)) if shares else 0.0
 
 
 def _mean_score(seen: Sequence[_Seen]) -> float:
@@ -193,9 +212,23 @@ class FireMonitor:
         seen = watch.recent(s.confirm_frames)
         if agreeing and self._seen_now(seen):
             return self._open(watch, now, seen, agreeing)
-        if self._majority_moving(seen, s.fire_flicker):
-            return self._open(watch, now, seen, agreeing)
-        return []
+        if not self._majority_moving(seen, s.fire_flicker):
+            return []
+        smoke_seen = any(x.present for x in self._smoke.recent(s.confirm_frames))
+        if smoke_seen or _mean_share(seen) >= s.small_flame_share:
+            return self._open(watch, now, seen, "smoke seen" if smoke_seen else agreeing)
+        return self._small_flame(watch, now)
+
+    def _small_flame(self, watch: _RoleWatch, now: datetime) -> list[HazardEvent]:
+        # A small flame with no smoke is a candle or a lamp until it has lasted and grown.
+        s = self.settings
+        alone = watch.since(now - timedelta(seconds=s.smoke_alone_s))
+        grew = growth([x.share for x in alone if x.present])
+        if not (self._covers(watch, now) and self._majority_moving(alone, s.fire_flicker)):
+            return []
+        if grew is None or grew < s.flame_growth:
+            return []
+        return self._open(watch, now, alone, f"small flame growing x{grew:.1f}")
 
     def _judge_smoke(self, now: datetime, agreeing: str) -> list[HazardEvent]:
         watch, s = self._smoke, self.settings
@@ -211,15 +244,16 @@ class FireMonitor:
         if fire_seen and self._majority_moving(seen, s.smoke_flicker):
             return self._open(watch, now, seen, "fire seen")
         alone = watch.since(now - timedelta(seconds=s.smoke_alone_s))
-        covers = bool(watch.history) and watch.history[0].at <= now - timedelta(
-            seconds=s.smoke_alone_s
-        )
         grew = growth([x.share for x in alone if x.present])
-        if not (covers and self._majority_moving(alone, s.smoke_flicker)):
+        if not (self._covers(watch, now) and self._majority_moving(alone, s.smoke_flicker)):
             return []
         if grew is None or grew < s.smoke_growth:
             return []
         return self._open(watch, now, alone, f"growing x{grew:.1f} over {s.smoke_alone_s:.0f} s")
+
+    def _covers(self, watch: _RoleWatch, now: datetime) -> bool:
+        start = now - timedelta(seconds=self.settings.smoke_alone_s)
+        return bool(watch.history) and watch.history[0].at <= start
 
     def _seen_now(self, seen: Sequence[_Seen]) -> bool:
         present = sum(1 for x in seen if x.present)

@@ -17,6 +17,7 @@ from vision.flicker import covered_share, growth, region_flicker
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+# Larger than small_flame_share of the frame: judged on flicker alone.
 BOX = (200.0, 100.0, 300.0, 200.0)
 STILL = np.full((360, 640, 3), 90, dtype=np.uint8)
 
@@ -40,7 +41,7 @@ def flickering(i: int) -> np.ndarray:
 
 
 def test_flickering_fire_in_most_frames_opens_one_event() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(40):
         seen = i % 4 != 0  # 3 frames in 4: a flame the model misses now and then
@@ -50,7 +51,7 @@ def test_flickering_fire_in_most_frames_opens_one_event() -> None:
 
 
 def test_static_red_object_is_not_a_fire() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(100):
         events += mon.update(at(i), flame(0.9), STILL)
@@ -58,7 +59,7 @@ def test_static_red_object_is_not_a_fire() -> None:
 
 
 def test_fire_in_half_the_frames_or_fewer_is_not_enough() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(100):
         events += mon.update(at(i), flame() if i % 2 else [], flickering(i))
@@ -66,7 +67,7 @@ def test_fire_in_half_the_frames_or_fewer_is_not_enough() -> None:
 
 
 def test_fire_gone_ends_the_event() -> None:
-    mon = FireMonitor(FireSettings(window=20, clear_fraction=0.2))
+    mon = FireMonitor(FireSettings(window=20, clear_fraction=0.2, small_flame_share=0.0))
     events = []
     for i in range(30):
         events += mon.update(at(i), flame(), flickering(i))
@@ -78,7 +79,7 @@ def test_fire_gone_ends_the_event() -> None:
 
 
 def test_smoke_with_fire_is_its_own_event() -> None:
-    mon = FireMonitor(FireSettings(window=10))
+    mon = FireMonitor(FireSettings(window=10, small_flame_share=0.0))
     events = []
     for i in range(20):
         events += mon.update(at(i), flame() + flame(role=Role.SMOKE), flickering(i))
@@ -144,7 +145,7 @@ def test_temperature_rise_confirms_at_once() -> None:
 
 
 def test_sensors_raise_the_severity_at_once() -> None:
-    mon = FireMonitor(FireSettings(window=10, hot_c=50.0))
+    mon = FireMonitor(FireSettings(window=10, hot_c=50.0, small_flame_share=0.0))
     events = []
     for i in range(15):
         events += mon.update(at(i), flame(), flickering(i), SensorReading(temperature_c=31.0))
@@ -156,7 +157,7 @@ def test_sensors_raise_the_severity_at_once() -> None:
 
 
 def test_hot_reading_at_opening_makes_it_critical() -> None:
-    mon = FireMonitor(FireSettings(window=10, hot_c=50.0))
+    mon = FireMonitor(FireSettings(window=10, hot_c=50.0, small_flame_share=0.0))
     events = []
     for i in range(12):
         events += mon.update(at(i), flame(), flickering(i), SensorReading(temperature_c=65.0))
@@ -187,10 +188,24 @@ def test_region_share_and_growth() -> None:
 @given(st.lists(st.booleans(), min_size=1, max_size=80))
 def test_never_opens_without_a_majority_of_the_window(seen: list[bool]) -> None:
     window = 8
-    mon = FireMonitor(FireSettings(confirm_frames=window))
+    mon = FireMonitor(FireSettings(confirm_frames=window, small_flame_share=0.0))
     for i, present in enumerate(seen):
         for event in mon.update(at(i), flame() if present else [], flickering(i)):
             if event.phase is Phase.NEW:
                 recent = seen[max(0, i - window + 1) : i + 1]
                 assert len(recent) == window
                 assert sum(recent) > window / 2
+
+
+def test_small_steady_flame_without_smoke_is_a_candle_until_it_grows() -> None:
+    # BOX covers 4 % of the frame: below the default small_flame_share.
+    mon = FireMonitor()
+    events = []
+    for i in range(120):
+        events += mon.update(at(i), flame(), flickering(i))
+    assert events == []
+    # The same flame with smoke over it is a fire.
+    mon = FireMonitor()
+    for i in range(12):
+        events += mon.update(at(i), flame() + flame(role=Role.SMOKE), flickering(i))
+    assert (Hazard.FIRE, Phase.NEW) in [(e.kind, e.phase) for e in events]
