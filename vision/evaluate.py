@@ -82,6 +82,15 @@ class ClipResult:
     detections: list[tuple[Hazard, float]] = field(default_factory=list)
     counts: list[tuple[float, int, int]] = field(default_factory=list)  # at, truth, predicted
     judged: frozenset[Hazard] = frozenset()
+    notes: list[EventNote] = field(default_factory=list)  # one per detection, same order
+
+
+@dataclass(frozen=True)
+class EventNote:
+    """Why a detection was raised: its severity and the evidence that confirmed it."""
+
+    severity: str
+    evidence: str
 
 
 def load_manifest(path: Path) -> Manifest:
@@ -170,6 +179,7 @@ class Evaluator:
             for event in seen.events:
                 if event.phase is Phase.NEW:
                     result.detections.append((event.kind, at))
+                    result.notes.append(EventNote(event.severity.value, event.evidence))
             occupancy.append((at, seen.occupancy))
         if not occupancy:
             raise ManifestError(f"{clip.path}: no frames")
@@ -216,7 +226,7 @@ def score(clips: list[Clip], results: list[ClipResult]) -> dict[str, Any]:
         detail.append(
             {
                 "path": clip.path,
-                "events": [{"kind": k.value, "at_s": round(at, 2)} for k, at in result.detections],
+                "events": _events(result),
                 "counts": [{"at": a, "truth": t, "predicted": p} for a, t, p in result.counts],
             }
         )
@@ -226,6 +236,17 @@ def score(clips: list[Clip], results: list[ClipResult]) -> dict[str, Any]:
         "count_mean_abs_error": sum(errors) / len(errors) if errors else None,
         "clips": detail,
     }
+
+
+def _events(result: ClipResult) -> list[dict[str, Any]]:
+    """Return a clip's detections for the report, each with its severity and evidence."""
+    out: list[dict[str, Any]] = []
+    for i, (kind, at) in enumerate(result.detections):
+        event: dict[str, Any] = {"kind": kind.value, "at_s": round(at, 2)}
+        if i < len(result.notes):
+            event |= {"severity": result.notes[i].severity, "evidence": result.notes[i].evidence}
+        out.append(event)
+    return out
 
 
 def _match(clip: Clip, result: ClipResult, kinds: dict[Hazard, KindScore]) -> None:

@@ -1,19 +1,23 @@
-"""FireMonitor on scripted frames: majority window, flicker, sensors, clearing."""
+"""FireMonitor on scripted frames with a fixed clock: majority, flicker at the region's own
+scale, smoke alone, sensors, clearing."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
 import numpy as np
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from vision.detector import Detection
 from vision.events import Hazard, Phase, Severity
-from vision.fire import FireMonitor, FireSettings, SensorReading, region_change
+from vision.fire import FireMonitor, FireSettings, SensorReading
+from vision.flicker import covered_share, growth, region_flicker
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
+# Larger than small_flame_share of the frame: judged on flicker alone.
 BOX = (200.0, 100.0, 300.0, 200.0)
 STILL = np.full((360, 640, 3), 90, dtype=np.uint8)
 
@@ -30,12 +34,14 @@ def flickering(i: int) -> np.ndarray:
     """A frame whose box region changes brightness from frame to frame, like flames."""
     frame = STILL.copy()
     rng = np.random.default_rng(i)
-    frame[100:200, 200:300] = rng.integers(60, 255, size=(100, 100, 3), dtype=np.uint8)
+    # Tongues of flame 20 pixels across, each brighter or darker from frame to frame.
+    blocks = rng.integers(60, 255, size=(5, 5, 3), dtype=np.uint8)
+    frame[100:200, 200:300] = blocks.repeat(20, axis=0).repeat(20, axis=1)
     return frame
 
 
 def test_flickering_fire_in_most_frames_opens_one_event() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(40):
         seen = i % 4 != 0  # 3 frames in 4: a flame the model misses now and then
@@ -45,7 +51,7 @@ def test_flickering_fire_in_most_frames_opens_one_event() -> None:
 
 
 def test_static_red_object_is_not_a_fire() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(100):
         events += mon.update(at(i), flame(0.9), STILL)
@@ -53,7 +59,7 @@ def test_static_red_object_is_not_a_fire() -> None:
 
 
 def test_fire_in_half_the_frames_or_fewer_is_not_enough() -> None:
-    mon = FireMonitor(FireSettings(window=20))
+    mon = FireMonitor(FireSettings(window=20, small_flame_share=0.0))
     events = []
     for i in range(100):
         events += mon.update(at(i), flame() if i % 2 else [], flickering(i))
@@ -61,7 +67,7 @@ def test_fire_in_half_the_frames_or_fewer_is_not_enough() -> None:
 
 
 def test_fire_gone_ends_the_event() -> None:
-    mon = FireMonitor(FireSettings(window=20, clear_fraction=0.2))
+    mon = FireMonitor(FireSettings(window=20, clear_fraction=0.2, small_flame_share=0.0))
     events = []
     for i in range(30):
         events += mon.update(at(i), flame(), flickering(i))
@@ -72,16 +78,74 @@ def test_fire_gone_ends_the_event() -> None:
     assert events[1].at == at(30 + 16)
 
 
-def test_smoke_is_its_own_event() -> None:
-    mon = FireMonitor(FireSettings(window=10))
+def test_smoke_with_fire_is_its_own_event() -> None:
+    mon = FireMonitor(FireSettings(window=10, small_flame_share=0.0))
     events = []
     for i in range(20):
-        events += mon.update(at(i), flame(role=Role.SMOKE), flickering(i))
+        events += mon.update(at(i), flame() + flame(role=Role.SMOKE), flickering(i))
+    assert sorted((e.kind, e.phase) for e in events) == [
+        (Hazard.FIRE, Phase.NEW),
+        (Hazard.SMOKE, Phase.NEW),
+    ]
+
+
+def growing_smoke(i: int, grow: bool) -> list[Detection]:
+    """A smoke box whose side grows 4 % a frame (or stays) from a 100-pixel square."""
+    side = 100.0 * (1.04**i if grow else 1.0)
+    return [Detection(Role.SMOKE, "smoke", 0.7, (200.0, 100.0, 200.0 + side, 100.0 + side))]
+
+
+def test_smoke_alone_needs_persistence_and_growth() -> None:
+    settings = FireSettings(smoke_alone_s=10.0, smoke_growth=1.2)
+    # A puff of vapour for 4 s: nothing.
+    mon = FireMonitor(settings)
+    events = []
+    for i in range(60):
+        events += mon.update(at(i), growing_smoke(i, grow=True) if i < 16 else [], flickering(i))
+    assert events == []
+    # Smoke that stays but does not grow (mist, a steam vent): nothing.
+    mon = FireMonitor(settings)
+    for i in range(80):
+        events += mon.update(at(i), growing_smoke(i, grow=False), flickering(i))
+    assert events == []
+    # Smoke that stays and grows: one event once it has been seen for 10 s.
+    mon = FireMonitor(settings)
+    for i in range(80):
+        events += mon.update(at(i), growing_smoke(i, grow=True), flickering(i))
     assert [(e.kind, e.phase) for e in events] == [(Hazard.SMOKE, Phase.NEW)]
+    assert events[0].at == at(40)
+    assert "growing" in events[0].evidence
+
+
+def test_smoke_sensor_confirms_camera_smoke_at_once() -> None:
+    mon = FireMonitor()
+    alarm = SensorReading(smoke_alarm=True)
+    events = []
+    for i in range(4):
+        events += mon.update(at(i), flame(role=Role.SMOKE), flickering(i), alarm)
+    assert [(e.kind, e.phase, e.severity) for e in events] == [
+        (Hazard.SMOKE, Phase.NEW, Severity.CRITICAL)
+    ]
+    # Two frames seen with the sensor on: opened on the second.
+    assert events[0].at == at(1)
+    assert "smoke sensor on" in events[0].evidence
+
+
+def test_temperature_rise_confirms_at_once() -> None:
+    mon = FireMonitor(FireSettings(rise_c=8.0, hot_c=80.0))
+    events = []
+    for i in range(40):
+        events += mon.update(at(i), [], STILL, SensorReading(temperature_c=24.0))
+    for i in range(40, 43):
+        reading = SensorReading(temperature_c=24.0 + 5 * (i - 39))
+        events += mon.update(at(i), flame(), flickering(i), reading)
+    assert [(e.kind, e.severity) for e in events] == [(Hazard.FIRE, Severity.CRITICAL)]
+    assert events[0].at == at(41)
+    assert "temperature up 10 C" in events[0].evidence
 
 
 def test_sensors_raise_the_severity_at_once() -> None:
-    mon = FireMonitor(FireSettings(window=10, hot_c=50.0))
+    mon = FireMonitor(FireSettings(window=10, hot_c=50.0, small_flame_share=0.0))
     events = []
     for i in range(15):
         events += mon.update(at(i), flame(), flickering(i), SensorReading(temperature_c=31.0))
@@ -93,31 +157,55 @@ def test_sensors_raise_the_severity_at_once() -> None:
 
 
 def test_hot_reading_at_opening_makes_it_critical() -> None:
-    mon = FireMonitor(FireSettings(window=10, hot_c=50.0))
+    mon = FireMonitor(FireSettings(window=10, hot_c=50.0, small_flame_share=0.0))
     events = []
     for i in range(12):
         events += mon.update(at(i), flame(), flickering(i), SensorReading(temperature_c=65.0))
     assert events[0].severity is Severity.CRITICAL
 
 
-def test_region_change_is_zero_for_identical_and_positive_for_changed() -> None:
+def test_region_flicker_is_measured_at_the_regions_own_scale() -> None:
     a = np.zeros((90, 160), dtype=np.uint8)
     b = a.copy()
     b[10:20, 10:20] = 255
-    assert region_change(a, a, [BOX], 0.25) == 0.0
-    assert region_change(a, b, [(40.0, 40.0, 80.0, 80.0)], 0.25) == 1.0
+    assert region_flicker(a, a, [(40.0, 40.0, 80.0, 80.0)], 1.0) == 0.0
+    # A 10-pixel region that changed completely changes (nearly) completely, however small.
+    changed = region_flicker(a, b, [(10.0, 10.0, 20.0, 20.0)], 1.0)
+    assert changed is not None
+    assert changed > 0.6
     # A box off the frame has no pixels to compare.
-    assert region_change(a, b, [(5000.0, 5000.0, 6000.0, 6000.0)], 0.25) == 0.0
+    assert region_flicker(a, b, [(5000.0, 5000.0, 6000.0, 6000.0)], 1.0) is None
+
+
+def test_region_share_and_growth() -> None:
+    assert covered_share([(0.0, 0.0, 32.0, 18.0)], 64, 36) == 0.25
+    assert covered_share([], 64, 36) == 0.0
+    assert growth([0.1, 0.1, 0.2, 0.2, 0.3, 0.3]) == pytest.approx(3.0)
+    assert growth([0.1, 0.1]) is None
 
 
 @settings(max_examples=50, deadline=None)
 @given(st.lists(st.booleans(), min_size=1, max_size=80))
 def test_never_opens_without_a_majority_of_the_window(seen: list[bool]) -> None:
-    window = 10
-    mon = FireMonitor(FireSettings(window=window))
+    window = 8
+    mon = FireMonitor(FireSettings(confirm_frames=window, small_flame_share=0.0))
     for i, present in enumerate(seen):
         for event in mon.update(at(i), flame() if present else [], flickering(i)):
             if event.phase is Phase.NEW:
                 recent = seen[max(0, i - window + 1) : i + 1]
                 assert len(recent) == window
                 assert sum(recent) > window / 2
+
+
+def test_small_steady_flame_without_smoke_is_a_candle_until_it_grows() -> None:
+    # BOX covers 4 % of the frame: below the default small_flame_share.
+    mon = FireMonitor()
+    events = []
+    for i in range(120):
+        events += mon.update(at(i), flame(), flickering(i))
+    assert events == []
+    # The same flame with smoke over it is a fire.
+    mon = FireMonitor()
+    for i in range(12):
+        events += mon.update(at(i), flame() + flame(role=Role.SMOKE), flickering(i))
+    assert (Hazard.FIRE, Phase.NEW) in [(e.kind, e.phase) for e in events]

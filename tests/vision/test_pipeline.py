@@ -59,7 +59,8 @@ def test_each_model_is_called_once_per_batch_on_its_cameras() -> None:
 
 def test_events_carry_their_camera_and_only_watched_hazards() -> None:
     lying = ScriptedDetector([Detection(Role.FALLEN, "Fall", 0.8, (100, 200, 300, 260))])
-    fast = FallSettings(confirm_s=1.0, unseen_upright_extra_s=0.0)
+    # Never seen upright and lying still: the 'person down' path, shortened for the test.
+    fast = FallSettings(person_down_s=1.0)
     pipeline = Pipeline(
         [ModelUse(lying)],
         {
