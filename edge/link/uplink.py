@@ -8,6 +8,7 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,6 +20,7 @@ from paho.mqtt.properties import Properties
 from edge.config import CloudConfig
 from edge.link.outbox import Outbox, OutboxRow
 from station.contracts import (
+    MESSAGE_ID_PROPERTY,
     Command,
     CommandName,
     CommandOutcome,
@@ -28,6 +30,7 @@ from station.contracts import (
     NodeState,
     NodeStatus,
     NodeTopics,
+    Receipt,
     TopicKind,
     decode,
     utcnow,
@@ -48,12 +51,23 @@ _RECONNECT_MIN_S: Final = 1
 _RECONNECT_MAX_S: Final = 30
 
 
-class Uplink:
-    """Publishes through a durable outbox with QoS 1; each row is deleted only on its PUBACK.
+@dataclass
+class _Awaiting:
+    """A row the broker took (PUBACK) that cloud-duty has not yet receipted."""
 
-    Rows handed to paho stay excluded from the drain until acknowledged: paho keeps them across
-    a reconnect and sends them again itself. After a process restart every row in the outbox is
-    sent again, so the cloud may see a duplicate (it is idempotent) but never misses a message.
+    retry_at: float
+    tries: int
+
+
+class Uplink:
+    """Publishes through a durable outbox with QoS 1; a row is deleted only on its Receipt.
+
+    Each publish carries the row id as the `uws-msg` user property; cloud-duty names it in a
+    Receipt once the message is committed. A PUBACK only means the broker took the message
+    (it may still lose it: shared subscriptions do not survive a broker restart), so a row
+    without a receipt goes again after `receipt_timeout_s`, doubling up to the backoff cap.
+    Rows handed to paho stay excluded from the drain until their PUBACK: paho keeps them
+    across a reconnect. The cloud may see a duplicate (ingest is idempotent), never a gap.
     """
 
     def __init__(
@@ -83,6 +97,9 @@ class Uplink:
         # Only the drain thread touches these two: mid -> outbox row id, and back.
         self._mid_to_row: dict[int, int] = {}
         self._row_ids: set[int] = set()
+        self._awaiting: dict[int, _Awaiting] = {}
+        self._receipted_early: set[int] = set()
+        self._receipts: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
         self._drain_thread: threading.Thread | None = None
         self._resume_at = 0.0
         self._client = self._make_client()
@@ -102,8 +119,8 @@ class Uplink:
         """Register the handler for one command; commands without one are refused."""
         self._handlers[name] = handler
 
-    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int:
-        """Queue a message durably for delivery with QoS 1; return its outbox id."""
+    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int | None:
+        """Queue a message durably with QoS 1; return its outbox id (None: dropped by the cap)."""
         payload = message if isinstance(message, bytes) else message.to_payload()
         row_id = self.outbox.put(topic, payload, qos=1, retain=retain)
         self._wake.set()
@@ -119,6 +136,10 @@ class Uplink:
     def in_flight(self) -> int:
         """Return how many outbox rows are with paho, waiting for their PUBACK."""
         return len(self._row_ids)
+
+    def unreceipted(self) -> int:
+        """Return how many rows the broker took that cloud-duty has not receipted yet."""
+        return len(self._awaiting)
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start draining."""
@@ -158,6 +179,7 @@ class Uplink:
                 log.warning("shutdown status not delivered: %s", err)
         # PUBACKs that came in meanwhile still count: those rows need not go again.
         self._apply_acks()
+        self._apply_receipts()
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -211,7 +233,9 @@ class Uplink:
             return
         log.info("uplink connected (session present: %s)", flags.session_present)
         self._resume_at = time.monotonic() + self._cloud.resume_delay_s
-        client.subscribe(self.topics.topic(TopicKind.CMD), qos=1)
+        client.subscribe(
+            [(self.topics.topic(TopicKind.CMD), 1), (self.topics.topic(TopicKind.RECEIPT), 1)]
+        )
         client.publish(self._status_topic, self._status(NodeState.ONLINE, "birth"), 1, True)
         self._connected.set()
         self._wake.set()
@@ -231,12 +255,28 @@ class Uplink:
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.topics.topic(TopicKind.RECEIPT):
+            self._on_receipt(bytes(msg.payload))
+            return
         try:
             command = decode(Command, bytes(msg.payload))
         except ContractError as err:
             log.warning("ignored malformed command on %s: %s", msg.topic, err)
             return
         self._handle_command(command)
+
+    def _on_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = decode(Receipt, payload)
+        except ContractError as err:
+            log.warning("ignored malformed receipt: %s", err)
+            return
+        if receipt.node_id != self.node_id:
+            log.warning("ignored a receipt for node %s", receipt.node_id)
+            return
+        # The drain thread owns the outbox bookkeeping; hand the ids over.
+        self._receipts.put(receipt.message_ids)
+        self._wake.set()
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -287,6 +327,7 @@ class Uplink:
             self._wake.clear()
             try:
                 self._apply_acks()
+                self._apply_receipts()
                 if self.connected and time.monotonic() >= self._resume_at:
                     self._publish_pending()
             except Exception:
@@ -298,14 +339,21 @@ class Uplink:
         room = self._max_in_flight - len(self._row_ids)
         if room <= 0:
             return
-        for row in self.outbox.pending(room, exclude=self._row_ids):
+        now = time.monotonic()
+        waiting = {row_id for row_id, a in self._awaiting.items() if a.retry_at > now}
+        window_full = len(self._awaiting) >= self._cloud.max_unreceipted
+        for row in self.outbox.pending(room, exclude=self._row_ids | waiting):
+            if window_full and row.id not in self._awaiting:
+                continue  # too much unreceipted already: only re-sends go out
             if not self._publish_row(row):
                 return
 
     def _publish_row(self, row: OutboxRow) -> bool:
         """Hand one row to paho; return False when paho will not take more now."""
         try:
-            info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            info = self._client.publish(
+                row.topic, row.payload, qos=row.qos, retain=row.retain, properties=_tagged(row.id)
+            )
         except ValueError as err:
             # A row paho can never send (bad topic, oversized) would block the queue forever.
             log.error("dropping outbox row %s for %s: %s", row.id, row.topic, err)
@@ -330,9 +378,45 @@ class Uplink:
             if row_id is None:
                 continue  # a direct publish (birth, health), not an outbox row
             self._row_ids.discard(row_id)
-            if failed:
+            if row_id in self._receipted_early:
+                self._receipted_early.discard(row_id)  # stored already: nothing to await
+            elif failed:
                 # The broker refused it for good (e.g. not authorised); retrying cannot help.
                 log.error("broker refused outbox row %s: %s; dropped", row_id, reason)
-            done.append(row_id)
+                done.append(row_id)
+            else:
+                self._await_receipt(row_id)
         if done:
             self.outbox.delete(done)
+
+    def _await_receipt(self, row_id: int) -> None:
+        tries = self._awaiting[row_id].tries + 1 if row_id in self._awaiting else 1
+        wait = min(
+            self._cloud.receipt_timeout_s * 2 ** (tries - 1), self._cloud.receipt_backoff_max_s
+        )
+        self._awaiting[row_id] = _Awaiting(time.monotonic() + wait, tries)
+        if tries > 1:
+            log.info("outbox row %s sent again (try %d): no receipt yet", row_id, tries)
+
+    def _apply_receipts(self) -> None:
+        done: list[int] = []
+        while True:
+            try:
+                done.extend(self._receipts.get_nowait())
+            except queue.Empty:
+                break
+        if not done:
+            return
+        for row_id in done:
+            self._awaiting.pop(row_id, None)
+            if row_id in self._row_ids:
+                # The receipt beat the PUBACK; the late PUBACK must not start a wait.
+                self._receipted_early.add(row_id)
+        self.outbox.delete(done)
+
+
+def _tagged(row_id: int) -> Properties:
+    """Return PUBLISH properties naming the outbox row, for cloud-duty to receipt."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = (MESSAGE_ID_PROPERTY, str(row_id))
+    return props

@@ -45,6 +45,7 @@ class Inbound:
     payload: bytes
     mid: int = 0
     qos: int = 0
+    message_id: int | None = None  # the node's outbox id (uws-msg), receipted once stored
 
 
 @dataclass
