@@ -43,8 +43,10 @@ TOPICS = NodeTopics("node-1")
 
 @pytest.fixture
 def duty(broker: MosquittoBroker, pg_url: str, tmp_path: Path) -> Iterator[DutyServer]:
-    """cloud-duty keeping snapshots in the test's folder."""
-    server = DutyServer(pg_url, broker.port, snapshot_dir=str(tmp_path / "snaps")).start()
+    """cloud-duty keeping snapshots in the test's folder (test_replicas covers the database)."""
+    server = DutyServer(
+        pg_url, broker.port, snapshot_dir=str(tmp_path / "snaps"), snapshot_storage="folder"
+    ).start()
     server.register("st-1", "node-1")
     yield server
     server.stop()
