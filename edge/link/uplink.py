@@ -8,7 +8,6 @@ import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Final
 
@@ -19,6 +18,7 @@ from paho.mqtt.properties import Properties
 
 from edge.config import CloudConfig
 from edge.link.outbox import Outbox, OutboxRow
+from edge.link.receipts import ReceiptWindow
 from station.contracts import (
     MESSAGE_ID_PROPERTY,
     Command,
@@ -49,14 +49,6 @@ _SEEN_COMMANDS: Final = 256
 _DRAIN_IDLE_S: Final = 0.5
 _RECONNECT_MIN_S: Final = 1
 _RECONNECT_MAX_S: Final = 30
-
-
-@dataclass
-class _Awaiting:
-    """A row the broker took (PUBACK) that cloud-duty has not yet receipted."""
-
-    retry_at: float
-    tries: int
 
 
 class Uplink:
@@ -97,8 +89,9 @@ class Uplink:
         # Only the drain thread touches these two: mid -> outbox row id, and back.
         self._mid_to_row: dict[int, int] = {}
         self._row_ids: set[int] = set()
-        self._awaiting: dict[int, _Awaiting] = {}
-        self._receipted_early: set[int] = set()
+        self._window = ReceiptWindow(
+            cloud.receipt_timeout_s, cloud.receipt_backoff_max_s, cloud.max_unreceipted
+        )
         self._receipts: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
         self._drain_thread: threading.Thread | None = None
         self._resume_at = 0.0
@@ -139,7 +132,7 @@ class Uplink:
 
     def unreceipted(self) -> int:
         """Return how many rows the broker took that cloud-duty has not receipted yet."""
-        return len(self._awaiting)
+        return len(self._window)
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start draining."""
@@ -339,11 +332,10 @@ class Uplink:
         room = self._max_in_flight - len(self._row_ids)
         if room <= 0:
             return
-        now = time.monotonic()
-        waiting = {row_id for row_id, a in self._awaiting.items() if a.retry_at > now}
-        window_full = len(self._awaiting) >= self._cloud.max_unreceipted
+        window_full = self._window.full
+        waiting = self._window.not_due()
         for row in self.outbox.pending(room, exclude=self._row_ids | waiting):
-            if window_full and row.id not in self._awaiting:
+            if window_full and row.id not in self._window:
                 continue  # too much unreceipted already: only re-sends go out
             if not self._publish_row(row):
                 return
@@ -378,25 +370,14 @@ class Uplink:
             if row_id is None:
                 continue  # a direct publish (birth, health), not an outbox row
             self._row_ids.discard(row_id)
-            if row_id in self._receipted_early:
-                self._receipted_early.discard(row_id)  # stored already: nothing to await
-            elif failed:
+            if failed:
                 # The broker refused it for good (e.g. not authorised); retrying cannot help.
                 log.error("broker refused outbox row %s: %s; dropped", row_id, reason)
                 done.append(row_id)
             else:
-                self._await_receipt(row_id)
+                self._window.acked(row_id)
         if done:
             self.outbox.delete(done)
-
-    def _await_receipt(self, row_id: int) -> None:
-        tries = self._awaiting[row_id].tries + 1 if row_id in self._awaiting else 1
-        wait = min(
-            self._cloud.receipt_timeout_s * 2 ** (tries - 1), self._cloud.receipt_backoff_max_s
-        )
-        self._awaiting[row_id] = _Awaiting(time.monotonic() + wait, tries)
-        if tries > 1:
-            log.info("outbox row %s sent again (try %d): no receipt yet", row_id, tries)
 
     def _apply_receipts(self) -> None:
         done: list[int] = []
@@ -407,11 +388,7 @@ class Uplink:
                 break
         if not done:
             return
-        for row_id in done:
-            self._awaiting.pop(row_id, None)
-            if row_id in self._row_ids:
-                # The receipt beat the PUBACK; the late PUBACK must not start a wait.
-                self._receipted_early.add(row_id)
+        self._window.receipted(done, self._row_ids)
         self.outbox.delete(done)
 
 
