@@ -46,7 +46,7 @@ class OutboxSink:
     def __init__(self, outbox: Outbox) -> None:
         self.outbox = outbox
 
-    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int:
+    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int | None:
         payload = message if isinstance(message, bytes) else message.to_payload()
         return self.outbox.put(topic, payload, retain=retain)
 

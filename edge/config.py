@@ -54,6 +54,22 @@ class CloudConfig(_Section):
         ge=0,
         description="How long the broker keeps this node's session (and queued commands).",
     )
+    receipt_timeout_s: float = Field(
+        default=30.0,
+        gt=0,
+        le=3600,
+        description="Send a message again if cloud-duty has not receipted it this long after "
+        "the broker's PUBACK; doubled on each try.",
+    )
+    receipt_backoff_max_s: float = Field(
+        default=600.0, gt=0, le=86_400, description="Longest wait between two tries of a message."
+    )
+    max_unreceipted: int = Field(
+        default=2000,
+        ge=1,
+        le=100_000,
+        description="Most messages sent and awaiting a receipt; past it only re-sends go out.",
+    )
 
 
 class CameraConfig(_Section):
@@ -116,6 +132,12 @@ class OutboxConfig(_Section):
     """The durable queue of messages for the cloud."""
 
     path: Path = Field(default=Path("var/edge/outbox.sqlite"), description="SQLite file.")
+    max_rows: int = Field(
+        default=50_000,
+        ge=10,
+        description="Cap on waiting messages; past it state reports and snapshots are evicted "
+        "oldest first, hazard events and visits never.",
+    )
 
 
 class HealthConfig(_Section):

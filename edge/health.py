@@ -38,6 +38,18 @@ def read_temperature() -> float | None:
     return max(values) if values else None
 
 
+class OutboxGauge(Protocol):
+    """What health reads of the durable outbox (edge.link.outbox.Outbox fits)."""
+
+    dropped: int
+
+    def depth(self) -> int:
+        """Return how many messages wait."""
+
+    def oldest_age_s(self) -> float | None:
+        """Return how long the oldest message has waited."""
+
+
 class HealthReporter:
     """Counts inference time and processed frames; builds a NodeHealth per interval."""
 
@@ -45,12 +57,12 @@ class HealthReporter:
         self,
         node_id: str,
         cameras: Sequence[CameraSource],
-        outbox_depth: Callable[[], int],
+        outbox: OutboxGauge,
     ) -> None:
         """Watch these cameras and this outbox for one node."""
         self.node_id = node_id
         self._cameras = list(cameras)
-        self._outbox_depth = outbox_depth
+        self._outbox = outbox
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first call only sets the baseline
         self._started = time.monotonic()
@@ -101,7 +113,9 @@ class HealthReporter:
             cpu_percent=self._process.cpu_percent(None),
             memory_mb=memory,
             temperature_c=read_temperature(),
-            outbox_depth=self._outbox_depth(),
+            outbox_depth=self._outbox.depth(),
+            outbox_oldest_s=self._outbox.oldest_age_s(),
+            outbox_dropped=self._outbox.dropped,
             cameras=cameras,
         )
 

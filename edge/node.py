@@ -106,7 +106,7 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
     stop = stop or threading.Event()
     with ExitStack() as cleanup:
         cleanup.callback(_install_signal_handlers(stop))
-        outbox = Outbox(config.outbox.path)
+        outbox = Outbox(config.outbox.path, config.outbox.max_rows)
         cleanup.callback(outbox.close)
         uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
         router = EventRouter(config.node_id, uplink.send, uplink.topics.topic(TopicKind.EVENT))
@@ -135,7 +135,7 @@ def _run_parts(
 ) -> None:
     reports = _start_device_reports(config, safety, uplink)
     cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
-    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox.depth)
+    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox)
     analysis = _build_analysis(config, models, uplink, router, safety, blurrer)
     uplink.start()
     for camera in cameras.values():

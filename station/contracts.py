@@ -46,6 +46,11 @@ class TopicKind(StrEnum):
     SNAPSHOT = "snapshot"
     CMD = "cmd"
     CMD_RESULT = "cmd/result"
+    RECEIPT = "receipt"
+
+
+MESSAGE_ID_PROPERTY: Final = "uws-msg"
+"""The MQTT 5 user property naming a node's outbox message, echoed back in its Receipt."""
 
 
 @dataclass(frozen=True)
@@ -72,7 +77,7 @@ def subscription(kind: TopicKind, share_group: str | None = None) -> str:
 
 _TOPIC_RE: Final = re.compile(
     r"^uws/v1/(?P<node>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/"
-    r"(?P<kind>status|health|event|visit|state|cmd/result|cmd|snapshot/(?P<sub>[A-Za-z0-9_.-]+))$"
+    r"(?P<kind>status|health|event|visit|state|cmd/result|cmd|receipt|snapshot/(?P<sub>[A-Za-z0-9_.-]+))$"
 )
 
 
@@ -146,6 +151,12 @@ class NodeHealth(Message):
     memory_mb: float = Field(ge=0, description="Process resident memory.")
     temperature_c: float | None = Field(default=None, description="SoC temperature if known.")
     outbox_depth: int = Field(ge=0, description="Messages waiting in the durable outbox.")
+    outbox_oldest_s: float | None = Field(
+        default=None, ge=0, description="Age of the oldest message waiting; none when empty."
+    )
+    outbox_dropped: int = Field(
+        default=0, ge=0, description="Droppable messages evicted by the outbox cap since start."
+    )
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=32)
 
 
@@ -304,6 +315,25 @@ class CommandResult(Message):
     ts: AwareDatetime
 
 
+MAX_RECEIPT_IDS: Final = 1000
+
+
+class Receipt(Message):
+    """cloud-duty's word on `.../receipt` that these outbox messages of a node are stored.
+
+    The node deletes an outbox row only on its receipt, never on the broker's PUBACK: a broker
+    may accept a message and still lose it (shared subscriptions are not persisted).
+    """
+
+    node_id: NodeId
+    message_ids: list[Annotated[int, Field(ge=1)]] = Field(
+        min_length=1,
+        max_length=MAX_RECEIPT_IDS,
+        description="Outbox ids (the uws-msg user property) committed or refused for good.",
+    )
+    ts: AwareDatetime = Field(description="When cloud-duty committed them.")
+
+
 M = TypeVar("M", bound=Message)
 
 TOPIC_MODELS: Final[dict[TopicKind, type[Message]]] = {
@@ -314,6 +344,7 @@ TOPIC_MODELS: Final[dict[TopicKind, type[Message]]] = {
     TopicKind.STATE: StationState,
     TopicKind.CMD: Command,
     TopicKind.CMD_RESULT: CommandResult,
+    TopicKind.RECEIPT: Receipt,
 }
 
 

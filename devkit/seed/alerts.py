@@ -13,7 +13,7 @@ from sqlalchemy import Connection, insert
 from devkit.seed.bulk import bulk, table_of
 from devkit.seed.options import SeedOptions
 from station.duty.alerting.models import Alert, AlertStatus, EventRecord, Verdict
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage
 
 ALERT_KINDS = {
     "crowd": ("warning", 0.34),
@@ -134,7 +134,7 @@ def snapshots(
     events: list[dict[str, Any]],
     now: datetime,
     media_dir: Path | None,
-    store: SnapshotStore | None,
+    store: SnapshotStorage | None,
 ) -> int:
     """Blurred snapshots for the last 30 days' visual alerts, from the shared media."""
     if media_dir is None or store is None:

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from devkit.seed.options import SeedError, SeedOptions
 from devkit.seed.stations import seed
 from station.contracts import utcnow
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.app import snapshot_storage
 from station.duty.db import make_engine, migrate
 from station.duty.settings import DutySettings
 
@@ -57,7 +57,7 @@ def run_seed(args: argparse.Namespace) -> int:
     migrate(engine)
     started = time.perf_counter()
     try:
-        summary = seed(engine, options, utcnow(), SnapshotStore(Path(settings.snapshot_dir)))
+        summary = seed(engine, options, utcnow(), snapshot_storage(settings, engine))
     except SeedError as err:
         logger.error("cannot seed: %s", err)
         return 2

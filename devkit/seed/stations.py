@@ -21,7 +21,7 @@ from devkit.seed import alerts as seeded_alerts
 from devkit.seed.bulk import bulk, table_of
 from devkit.seed.options import SeedError, SeedOptions, SeedSummary
 from station.contracts import CameraHealth, NodeHealth
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.fleet.models import Node, NodeState, Station
 from station.duty.people.models import ConsentRecord, Member, VisitRecord
 
@@ -56,7 +56,7 @@ WEEKDAY = np.array([1.0, 1.0, 1.0, 1.0, 1.05, 0.85, 0.75])
 
 
 def seed(
-    engine: Engine, options: SeedOptions, now: datetime, snapshots: SnapshotStore | None = None
+    engine: Engine, options: SeedOptions, now: datetime, snapshots: SnapshotStorage | None = None
 ) -> SeedSummary:
     """Generate and insert everything in one transaction; refuse a non-empty registry."""
     rng = np.random.default_rng(options.random_seed)

@@ -48,7 +48,7 @@ class DoorOpener(Protocol):
 class VisitSink(Protocol):
     """Where visit records go; edge.uplink.Uplink (durable outbox) fits."""
 
-    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int:
+    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int | None:
         """Queue a message durably for the cloud."""
 
 

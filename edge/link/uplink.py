@@ -18,7 +18,9 @@ from paho.mqtt.properties import Properties
 
 from edge.config import CloudConfig
 from edge.link.outbox import Outbox, OutboxRow
+from edge.link.receipts import ReceiptWindow
 from station.contracts import (
+    MESSAGE_ID_PROPERTY,
     Command,
     CommandName,
     CommandOutcome,
@@ -28,6 +30,7 @@ from station.contracts import (
     NodeState,
     NodeStatus,
     NodeTopics,
+    Receipt,
     TopicKind,
     decode,
     utcnow,
@@ -49,11 +52,14 @@ _RECONNECT_MAX_S: Final = 30
 
 
 class Uplink:
-    """Publishes through a durable outbox with QoS 1; each row is deleted only on its PUBACK.
+    """Publishes through a durable outbox with QoS 1; a row is deleted only on its Receipt.
 
-    Rows handed to paho stay excluded from the drain until acknowledged: paho keeps them across
-    a reconnect and sends them again itself. After a process restart every row in the outbox is
-    sent again, so the cloud may see a duplicate (it is idempotent) but never misses a message.
+    Each publish carries the row id as the `uws-msg` user property; cloud-duty names it in a
+    Receipt once the message is committed. A PUBACK only means the broker took the message
+    (it may still lose it: shared subscriptions do not survive a broker restart), so a row
+    without a receipt goes again after `receipt_timeout_s`, doubling up to the backoff cap.
+    Rows handed to paho stay excluded from the drain until their PUBACK: paho keeps them
+    across a reconnect. The cloud may see a duplicate (ingest is idempotent), never a gap.
     """
 
     def __init__(
@@ -83,6 +89,10 @@ class Uplink:
         # Only the drain thread touches these two: mid -> outbox row id, and back.
         self._mid_to_row: dict[int, int] = {}
         self._row_ids: set[int] = set()
+        self._window = ReceiptWindow(
+            cloud.receipt_timeout_s, cloud.receipt_backoff_max_s, cloud.max_unreceipted
+        )
+        self._receipts: queue.SimpleQueue[list[int]] = queue.SimpleQueue()
         self._drain_thread: threading.Thread | None = None
         self._resume_at = 0.0
         self._client = self._make_client()
@@ -102,8 +112,8 @@ class Uplink:
         """Register the handler for one command; commands without one are refused."""
         self._handlers[name] = handler
 
-    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int:
-        """Queue a message durably for delivery with QoS 1; return its outbox id."""
+    def send(self, topic: str, message: Message | bytes, retain: bool = False) -> int | None:
+        """Queue a message durably with QoS 1; return its outbox id (None: dropped by the cap)."""
         payload = message if isinstance(message, bytes) else message.to_payload()
         row_id = self.outbox.put(topic, payload, qos=1, retain=retain)
         self._wake.set()
@@ -119,6 +129,10 @@ class Uplink:
     def in_flight(self) -> int:
         """Return how many outbox rows are with paho, waiting for their PUBACK."""
         return len(self._row_ids)
+
+    def unreceipted(self) -> int:
+        """Return how many rows the broker took that cloud-duty has not receipted yet."""
+        return len(self._window)
 
     def start(self) -> None:
         """Connect in the background (retrying until the broker answers) and start draining."""
@@ -158,6 +172,7 @@ class Uplink:
                 log.warning("shutdown status not delivered: %s", err)
         # PUBACKs that came in meanwhile still count: those rows need not go again.
         self._apply_acks()
+        self._apply_receipts()
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
@@ -211,7 +226,9 @@ class Uplink:
             return
         log.info("uplink connected (session present: %s)", flags.session_present)
         self._resume_at = time.monotonic() + self._cloud.resume_delay_s
-        client.subscribe(self.topics.topic(TopicKind.CMD), qos=1)
+        client.subscribe(
+            [(self.topics.topic(TopicKind.CMD), 1), (self.topics.topic(TopicKind.RECEIPT), 1)]
+        )
         client.publish(self._status_topic, self._status(NodeState.ONLINE, "birth"), 1, True)
         self._connected.set()
         self._wake.set()
@@ -231,12 +248,28 @@ class Uplink:
         self._wake.set()
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, msg: mqtt.MQTTMessage) -> None:
+        if msg.topic == self.topics.topic(TopicKind.RECEIPT):
+            self._on_receipt(bytes(msg.payload))
+            return
         try:
             command = decode(Command, bytes(msg.payload))
         except ContractError as err:
             log.warning("ignored malformed command on %s: %s", msg.topic, err)
             return
         self._handle_command(command)
+
+    def _on_receipt(self, payload: bytes) -> None:
+        try:
+            receipt = decode(Receipt, payload)
+        except ContractError as err:
+            log.warning("ignored malformed receipt: %s", err)
+            return
+        if receipt.node_id != self.node_id:
+            log.warning("ignored a receipt for node %s", receipt.node_id)
+            return
+        # The drain thread owns the outbox bookkeeping; hand the ids over.
+        self._receipts.put(receipt.message_ids)
+        self._wake.set()
 
     # -- commands ---------------------------------------------------------------------------
 
@@ -287,6 +320,7 @@ class Uplink:
             self._wake.clear()
             try:
                 self._apply_acks()
+                self._apply_receipts()
                 if self.connected and time.monotonic() >= self._resume_at:
                     self._publish_pending()
             except Exception:
@@ -298,14 +332,20 @@ class Uplink:
         room = self._max_in_flight - len(self._row_ids)
         if room <= 0:
             return
-        for row in self.outbox.pending(room, exclude=self._row_ids):
+        window_full = self._window.full
+        waiting = self._window.not_due()
+        for row in self.outbox.pending(room, exclude=self._row_ids | waiting):
+            if window_full and row.id not in self._window:
+                continue  # too much unreceipted already: only re-sends go out
             if not self._publish_row(row):
                 return
 
     def _publish_row(self, row: OutboxRow) -> bool:
         """Hand one row to paho; return False when paho will not take more now."""
         try:
-            info = self._client.publish(row.topic, row.payload, qos=row.qos, retain=row.retain)
+            info = self._client.publish(
+                row.topic, row.payload, qos=row.qos, retain=row.retain, properties=_tagged(row.id)
+            )
         except ValueError as err:
             # A row paho can never send (bad topic, oversized) would block the queue forever.
             log.error("dropping outbox row %s for %s: %s", row.id, row.topic, err)
@@ -333,6 +373,27 @@ class Uplink:
             if failed:
                 # The broker refused it for good (e.g. not authorised); retrying cannot help.
                 log.error("broker refused outbox row %s: %s; dropped", row_id, reason)
-            done.append(row_id)
+                done.append(row_id)
+            else:
+                self._window.acked(row_id)
         if done:
             self.outbox.delete(done)
+
+    def _apply_receipts(self) -> None:
+        done: list[int] = []
+        while True:
+            try:
+                done.extend(self._receipts.get_nowait())
+            except queue.Empty:
+                break
+        if not done:
+            return
+        self._window.receipted(done, self._row_ids)
+        self.outbox.delete(done)
+
+
+def _tagged(row_id: int) -> Properties:
+    """Return PUBLISH properties naming the outbox row, for cloud-duty to receipt."""
+    props = Properties(PacketTypes.PUBLISH)  # type: ignore[no-untyped-call]
+    props.UserProperty = (MESSAGE_ID_PROPERTY, str(row_id))
+    return props

@@ -18,7 +18,7 @@ from station.duty.alerting.escalation import LogPager, Pager
 from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
 from station.duty.alerting.paging import NotifyingPager
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
 from station.duty.api.handlers import install_error_handler
 from station.duty.api.router import api_router
 from station.duty.clock import Clock, SystemClock
@@ -71,12 +71,24 @@ def _pager(settings: DutySettings, engine: Engine, clock: Clock) -> Pager:
     return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
 
 
+def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
+    """The database where replicas share one (PostgreSQL), else the local folder."""
+    where = settings.snapshot_storage
+    if where == "auto":
+        where = "folder" if settings.database_url.startswith("sqlite") else "database"
+    return (
+        DatabaseSnapshots(engine)
+        if where == "database"
+        else SnapshotStore(Path(settings.snapshot_dir))
+    )
+
+
 def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) -> Services:
     """Make the services of one replica; nothing connects yet."""
     engine = make_engine(settings.database_url)
     hub = FeedHub()
     directory = NodeDirectory(settings.unknown_node_cache_s)
-    snapshots = SnapshotStore(Path(settings.snapshot_dir))
+    snapshots = snapshot_storage(settings, engine)
     pipeline = IngestPipeline(
         engine,
         clock,

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 from station.duty.alerting.escalation import EscalationService, Pager
 from station.duty.alerting.live_feed import FeedHub
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.clock import Clock
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.node_link import MqttIngest
@@ -36,7 +36,7 @@ class Services:
     hub: FeedHub
     directory: NodeDirectory
     pager: Pager
-    snapshots: SnapshotStore
+    snapshots: SnapshotStorage
     pipeline: IngestPipeline
     escalation: EscalationService | None = None
     scheduler: BackgroundScheduler | None = None

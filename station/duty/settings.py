@@ -73,7 +73,14 @@ class DutySettings(BaseSettings):
     unknown_node_cache_s: float = Field(
         default=10, ge=0, description="How long an unknown node id stays refused unchecked."
     )
-    snapshot_dir: str = Field(default="var/snapshots", description="Where event JPEGs are kept.")
+    snapshot_dir: str = Field(
+        default="var/snapshots", description="Where event JPEGs are kept in the folder storage."
+    )
+    snapshot_storage: Literal["auto", "database", "folder"] = Field(
+        default="auto",
+        description="Where event JPEGs go: the database (every replica reads them), a local "
+        "folder, or auto: the database unless it is SQLite.",
+    )
     snapshot_retention_days: float = Field(
         default=30, gt=0, description="Snapshots are deleted after this many days."
     )

@@ -14,7 +14,17 @@ from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
-from station.contracts import Event, EventKind, EventPhase, utcnow
+from station.contracts import (
+    MESSAGE_ID_PROPERTY,
+    Event,
+    EventKind,
+    EventPhase,
+    NodeTopics,
+    Receipt,
+    TopicKind,
+    parse_topic,
+    utcnow,
+)
 
 
 @dataclass(frozen=True)
@@ -27,8 +37,9 @@ class Received:
 class Listener:
     """Subscribes to `topic_filter` with QoS 1 on a session the broker keeps across restarts."""
 
-    def __init__(self, port: int, topic_filter: str) -> None:
+    def __init__(self, port: int, topic_filter: str, receipts: bool = False) -> None:
         self.topic_filter = topic_filter
+        self.receipts = receipts  # stand in for cloud-duty: receipt each message taken
         self.messages: list[Received] = []
         self._cond = threading.Condition()
         self._subscribed = threading.Event()
@@ -57,6 +68,18 @@ class Listener:
         with self._cond:
             self.messages.append(Received(msg.topic, bytes(msg.payload), bool(msg.retain)))
             self._cond.notify_all()
+        if self.receipts:
+            self._receipt(msg)
+
+    def _receipt(self, msg: mqtt.MQTTMessage) -> None:
+        props = getattr(msg, "properties", None)
+        pairs = getattr(props, "UserProperty", None) or []
+        ids = [int(v) for k, v in pairs if k == MESSAGE_ID_PROPERTY]
+        if ids:
+            node_id = parse_topic(msg.topic)[0]
+            receipt = Receipt(node_id=node_id, message_ids=ids, ts=utcnow())
+            topic = NodeTopics(node_id).topic(TopicKind.RECEIPT)
+            self.client.publish(topic, receipt.to_payload(), qos=1)
 
     def wait_for(
         self, predicate: Callable[[list[Received]], bool], timeout_s: float = 30.0

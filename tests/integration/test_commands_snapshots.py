@@ -28,6 +28,7 @@ from station.contracts import (
     decode,
     utcnow,
 )
+from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.people.models import VisitRecord
 from station.duty.reports.false_alarms import export_false_alarms
 from station.duty.reports.retention import run_retention
@@ -43,8 +44,10 @@ TOPICS = NodeTopics("node-1")
 
 @pytest.fixture
 def duty(broker: MosquittoBroker, pg_url: str, tmp_path: Path) -> Iterator[DutyServer]:
-    """cloud-duty keeping snapshots in the test's folder."""
-    server = DutyServer(pg_url, broker.port, snapshot_dir=str(tmp_path / "snaps")).start()
+    """cloud-duty keeping snapshots in the test's folder (test_replicas covers the database)."""
+    server = DutyServer(
+        pg_url, broker.port, snapshot_dir=str(tmp_path / "snaps"), snapshot_storage="folder"
+    ).start()
     server.register("st-1", "node-1")
     yield server
     server.stop()
@@ -129,6 +132,7 @@ def test_snapshots_are_stored_served_and_bad_ones_refused(
 def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> None:
     engine = services_of(duty.app).engine
     store = services_of(duty.app).snapshots
+    assert isinstance(store, SnapshotStore)  # the fixture keeps the folder storage
     now = utcnow()
     pipeline = services_of(duty.app).pipeline
 

@@ -7,6 +7,7 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 
 from station.contracts import EventKind, NodeTopics, TopicKind, utcnow
+from station.duty.fleet.ingest import Inbound
 from station.duty.services import services_of
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker
@@ -48,6 +49,33 @@ def test_two_replicas_share_events_and_keep_one_alert_per_key(
         # Six keys (2 kinds x 3 zones): one alert each, and every event counted once.
         assert len(alerts) == 6
         assert sum(a["count"] for a in alerts) == total
+    finally:
+        first.stop()
+        second.stop()
+
+
+def test_a_snapshot_stored_by_one_replica_is_served_by_the_other(
+    broker: MosquittoBroker, pg_url: str
+) -> None:
+    first = DutyServer(pg_url, broker.port, mqtt_client_id="duty-s1").start()
+    second = DutyServer(pg_url, broker.port, mqtt_client_id="duty-s2").start()
+    try:
+        first.register("st-s", "node-s")
+        jpeg = b"\xff\xd8\xff\xe0" + b"\x00" * 64
+        services_of(first.app).pipeline.process(
+            [
+                Inbound(
+                    NodeTopics("node-s").topic(TopicKind.EVENT),
+                    event("ev-snap", utcnow(), node="node-s").to_payload(),
+                ),
+                Inbound(NodeTopics("node-s").snapshot("ev-snap"), jpeg),
+            ]
+        )
+        with second.client() as http:
+            response = http.get("/api/v1/events/ev-snap/snapshot")
+        assert response.status_code == 200
+        assert response.content == jpeg
+        assert response.headers["content-type"] == "image/jpeg"
     finally:
         first.stop()
         second.stop()

@@ -13,7 +13,7 @@ import httpx
 from devkit.seed.options import SeedOptions, SeedSummary
 from devkit.seed.stations import seed
 from station.contracts import utcnow
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import DatabaseSnapshots
 from station.duty.db import make_engine
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer
@@ -54,7 +54,7 @@ def seeded_duty(pg_url: str, root: Path, media_dir: Path) -> Iterator[SeededDuty
     ).start()
     engine = make_engine(pg_url)
     options = SeedOptions(stations=6, days=60, members_per_station=40, media_dir=media_dir)
-    summary = seed(engine, options, utcnow(), SnapshotStore(root / "snapshots"))
+    summary = seed(engine, options, utcnow(), DatabaseSnapshots(engine))
     engine.dispose()
     with server.client() as http:
         body = {

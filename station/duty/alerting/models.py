@@ -7,12 +7,24 @@ from enum import StrEnum
 from typing import Any
 
 from pydantic import ConfigDict
-from sqlalchemy import JSON, Column, Index, text
+from sqlalchemy import JSON, Column, Index, LargeBinary, text
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
 from station.contracts import utcnow
 from station.duty.db import UTCDateTime, enum_field, utc_field
+
+
+class SnapshotRecord(SQLModel, table=True):
+    """The blurred JPEG of one event, in the database so that every replica can serve it."""
+
+    __tablename__ = "snapshot"
+
+    node_id: str = Field(primary_key=True, max_length=64, description="The node that sent it.")
+    event_id: str = Field(primary_key=True, max_length=64, description="The event it shows.")
+    jpeg: bytes = Field(sa_column=Column(LargeBinary, nullable=False), description="JPEG bytes.")
+    # When cloud-duty stored it; retention reads it.
+    stored_at: datetime = utc_field(index=True)
 
 
 class EventRecord(SQLModel, table=True):

@@ -241,15 +241,22 @@ class SmsGateway(Protocol):
 
 @dataclass
 class LoggingSmsGateway:
-    """A stand-in for a real SMS provider: records what it would send, sends nothing."""
+    """A stand-in for a real SMS provider: records what it would send, sends nothing.
+
+    It reports every text as not sent: a page that reaches no phone must never look delivered.
+    """
 
     sent: list[tuple[str, str]] = field(default_factory=list)
 
     def send_text(self, phone: str, text: str) -> str:
-        """Record the text; log it with the phone number masked."""
+        """Record the text, log it with the phone number masked, and raise: nothing was sent."""
         self.sent.append((phone, text))
-        logger.info("SMS stand-in: would send %d chars to %s", len(text), mask_recipient(phone))
-        return f"logged-{len(self.sent)}"
+        logger.warning(
+            "SMS stand-in: %d chars to %s NOT sent (no SMS provider configured)",
+            len(text),
+            mask_recipient(phone),
+        )
+        raise SmsGatewayError("not sent: logging stand-in, no SMS provider configured")
 
 
 class SmsNotifier:

@@ -1,4 +1,8 @@
-"""Blurred JPEG snapshots of events, kept on disk by node and event, and expired."""
+"""Blurred JPEG snapshots of events, kept by node and event, and expired.
+
+Two storages behind one Protocol: a local folder (one replica, SQLite pilots) and the
+database (PostgreSQL: every replica reads what any replica stored).
+"""
 
 from __future__ import annotations
 
@@ -9,8 +13,13 @@ import tempfile
 import time
 from datetime import timedelta
 from pathlib import Path
+from typing import Protocol
 
-from station.contracts import MAX_SNAPSHOT_BYTES, ContractError
+from sqlalchemy import Engine
+from sqlmodel import Session, col, delete
+
+from station.contracts import MAX_SNAPSHOT_BYTES, ContractError, utcnow
+from station.duty.alerting.models import SnapshotRecord
 
 logger = logging.getLogger(__name__)
 
@@ -18,8 +27,66 @@ _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _JPEG_MAGIC = b"\xff\xd8\xff"
 
 
+class SnapshotStorage(Protocol):
+    """Where event snapshots are kept."""
+
+    def save(self, node_id: str, event_id: str, data: bytes) -> None:
+        """Check the bytes are a JPEG of sane size and store them."""
+
+    def load(self, node_id: str, event_id: str) -> bytes | None:
+        """Return the snapshot of an event, or None if there is none."""
+
+    def purge(self, older_than: timedelta) -> int:
+        """Delete snapshots older than the retention; return how many went."""
+
+
+def check_snapshot(node_id: str, event_id: str, data: bytes) -> None:
+    """Refuse ids that are not plain identifiers and bytes that are not a sane JPEG."""
+    if not (_SAFE.match(node_id) and _SAFE.match(event_id)):
+        raise ContractError("snapshot ids must be plain identifiers")
+    if len(data) > MAX_SNAPSHOT_BYTES:
+        raise ContractError(f"snapshot of {len(data)} bytes exceeds {MAX_SNAPSHOT_BYTES}")
+    if not data.startswith(_JPEG_MAGIC):
+        raise ContractError("snapshot is not a JPEG")
+
+
+class DatabaseSnapshots:
+    """Snapshots in the `snapshot` table (bytea on PostgreSQL), shared by every replica."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    def save(self, node_id: str, event_id: str, data: bytes) -> None:
+        """Check the bytes are a JPEG of sane size and store them (a re-send replaces)."""
+        check_snapshot(node_id, event_id, data)
+        with Session(self._engine) as session:
+            session.merge(
+                SnapshotRecord(node_id=node_id, event_id=event_id, jpeg=data, stored_at=utcnow())
+            )
+            session.commit()
+
+    def load(self, node_id: str, event_id: str) -> bytes | None:
+        """Return the snapshot of an event, or None if there is none."""
+        with Session(self._engine) as session:
+            record = session.get(SnapshotRecord, (node_id, event_id))
+            return None if record is None else bytes(record.jpeg)
+
+    def purge(self, older_than: timedelta) -> int:
+        """Delete snapshots older than the retention; return how many went."""
+        cutoff = utcnow() - older_than
+        with Session(self._engine) as session:
+            result = session.exec(
+                delete(SnapshotRecord).where(col(SnapshotRecord.stored_at) < cutoff)
+            )
+            session.commit()
+        removed = int(result.rowcount)
+        if removed:
+            logger.info("retention: deleted %d snapshot(s)", removed)
+        return removed
+
+
 class SnapshotStore:
-    """Files under `root/<node>/<event>.jpg`, written atomically."""
+    """Files under `root/<node>/<event>.jpg`, written atomically; one replica's disk."""
 
     def __init__(self, root: Path) -> None:
         self.root = root
@@ -30,18 +97,19 @@ class SnapshotStore:
             raise ContractError("snapshot ids must be plain identifiers")
         return self.root / node_id / f"{event_id}.jpg"
 
-    def save(self, node_id: str, event_id: str, data: bytes) -> Path:
+    def save(self, node_id: str, event_id: str, data: bytes) -> None:
         """Check the bytes are a JPEG of sane size and store them."""
-        if len(data) > MAX_SNAPSHOT_BYTES:
-            raise ContractError(f"snapshot of {len(data)} bytes exceeds {MAX_SNAPSHOT_BYTES}")
-        if not data.startswith(_JPEG_MAGIC):
-            raise ContractError("snapshot is not a JPEG")
+        check_snapshot(node_id, event_id, data)
         target = self.path(node_id, event_id)
         target.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=target.parent, delete=False) as tmp:
             tmp.write(data)
         os.replace(tmp.name, target)
-        return target
+
+    def load(self, node_id: str, event_id: str) -> bytes | None:
+        """Return the snapshot of an event, or None if there is none."""
+        path = self.path(node_id, event_id)
+        return path.read_bytes() if path.is_file() else None
 
     def purge(self, older_than: timedelta) -> int:
         """Delete snapshots older than the retention; return how many went."""

@@ -27,7 +27,7 @@ from station.contracts import (
 )
 from station.duty.alerting.alerts import DEFAULT_REOPEN_WINDOW, AlertBook, apply_event
 from station.duty.alerting.models import EventRecord
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
 from station.duty.fleet.commands import apply_result
 from station.duty.fleet.liveness import apply_device_states, apply_heartbeats, apply_status
@@ -45,6 +45,7 @@ class Inbound:
     payload: bytes
     mid: int = 0
     qos: int = 0
+    message_id: int | None = None  # the node's outbox id (uws-msg), receipted once stored
 
 
 @dataclass
@@ -86,7 +87,7 @@ class IngestPipeline:
         directory: NodeDirectory,
         on_feed_change: Callable[[], None] = lambda: None,
         on_opened: Callable[[list[int]], None] = lambda _ids: None,
-        snapshots: SnapshotStore | None = None,
+        snapshots: SnapshotStorage | None = None,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
     ) -> None:
         self._engine = engine

@@ -20,8 +20,17 @@ from paho.mqtt.reasoncodes import ReasonCode
 from paho.mqtt.subscribeoptions import SubscribeOptions
 from sqlalchemy.exc import OperationalError
 
-from station.contracts import Command, NodeTopics, TopicKind, subscription
-from station.duty.fleet.ingest import Inbound, IngestPipeline
+from station.contracts import (
+    MAX_RECEIPT_IDS,
+    MESSAGE_ID_PROPERTY,
+    Command,
+    NodeTopics,
+    Receipt,
+    TopicKind,
+    subscription,
+    utcnow,
+)
+from station.duty.fleet.ingest import Inbound, IngestPipeline, parse_node
 from station.duty.settings import DutySettings
 from station.mqtt import BrokerLogin, make_client
 
@@ -132,7 +141,8 @@ class MqttIngest:
             logger.warning("ingest lost the broker (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: object, msg: mqtt.MQTTMessage) -> None:
-        self._inbox.put(Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos))
+        inbound = Inbound(msg.topic, bytes(msg.payload), msg.mid, msg.qos, message_id_of(msg))
+        self._inbox.put(inbound)
 
     def _next_batch(self) -> list[Inbound]:
         try:
@@ -186,6 +196,34 @@ class MqttIngest:
                 logger.exception("batch of %d failed; applying one by one", len(batch))
                 self._process_singly(batch)
                 break
+        self._send_receipts(batch)
         for item in batch:
             if item.qos and self._client.ack(item.mid, item.qos) != MQTTErrorCode.MQTT_ERR_SUCCESS:
                 logger.debug("ack of mid %s not sent (disconnected)", item.mid)
+
+    def _send_receipts(self, batch: list[Inbound]) -> None:
+        """Tell each node which of its outbox messages are now stored (or refused for good)."""
+        by_node: dict[str, list[int]] = {}
+        for item in batch:
+            node_id = parse_node(item.topic)
+            if item.message_id is not None and node_id:
+                by_node.setdefault(node_id, []).append(item.message_id)
+        for node_id, ids in by_node.items():
+            topic = NodeTopics(node_id).topic(TopicKind.RECEIPT)
+            for start in range(0, len(ids), MAX_RECEIPT_IDS):
+                chunk = ids[start : start + MAX_RECEIPT_IDS]
+                receipt = Receipt(node_id=node_id, message_ids=chunk, ts=utcnow())
+                # Lost with the link? The node sends again and ingest, idempotent, re-receipts.
+                self._client.publish(topic, receipt.to_payload(), qos=1, retain=False)
+
+
+def message_id_of(msg: mqtt.MQTTMessage) -> int | None:
+    """Return the node's outbox id from the uws-msg user property, if it carries one."""
+    props = getattr(msg, "properties", None)
+    for name, value in getattr(props, "UserProperty", None) or []:
+        if name == MESSAGE_ID_PROPERTY:
+            try:
+                return int(value)
+            except ValueError:
+                return None
+    return None

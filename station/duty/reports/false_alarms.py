@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import logging
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.duty.alerting.models import Alert, EventRecord, Verdict
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage
 
 logger = logging.getLogger(__name__)
 
@@ -28,7 +27,7 @@ class ExportSummary:
     without_snapshot: int
 
 
-def export_false_alarms(engine: Engine, store: SnapshotStore, out: Path) -> ExportSummary:
+def export_false_alarms(engine: Engine, store: SnapshotStorage, out: Path) -> ExportSummary:
     """Write images/, empty labels/ (nothing real was there), data.yaml and index.csv."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
@@ -38,11 +37,11 @@ def export_false_alarms(engine: Engine, store: SnapshotStore, out: Path) -> Expo
         table = csv.writer(index)
         table.writerow(["image", "alert_id", "kind", "station_id", "judged_by", "judged_at"])
         for event, alert in rows:
-            source = store.path(event.node_id, event.id)
-            if not source.is_file():
+            jpeg = store.load(event.node_id, event.id)
+            if jpeg is None:
                 missing += 1
                 continue
-            shutil.copyfile(source, out / "images" / f"{event.id}.jpg")
+            (out / "images" / f"{event.id}.jpg").write_bytes(jpeg)
             (out / "labels" / f"{event.id}.txt").write_text("")
             table.writerow(
                 [

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import Engine, text, update
 from sqlmodel import Session, col
 
-from station.duty.alerting.snapshots import SnapshotStore
+from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.people.models import VisitRecord
 
 logger = logging.getLogger(__name__)
@@ -18,7 +18,7 @@ _RETENTION_LOCK = 0x55575303
 
 def run_retention(
     engine: Engine,
-    snapshots: SnapshotStore,
+    snapshots: SnapshotStorage,
     now: datetime,
     snapshot_days: float,
     visit_days: float,

@@ -152,7 +152,9 @@ def test_sms_goes_through_the_gateway_with_the_phone_masked_in_logs(
     gateway = LoggingSmsGateway()
     caplog.set_level(logging.DEBUG)
     result = SmsNotifier(gateway).send(notice(recipient=PHONE))
-    assert result.ok
+    # The stand-in reaches no phone: it must say "not sent", never "ok".
+    assert not result.ok
+    assert "not sent" in result.detail
     assert gateway.sent == [(PHONE, render_sms(notice(recipient=PHONE)))]
     assert "st-1" in gateway.sent[0][1]
     assert PHONE not in caplog.text

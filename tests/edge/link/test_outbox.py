@@ -13,8 +13,10 @@ from edge.link.outbox import Outbox
 
 def test_fifo_order_exclude_and_delete(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "o.sqlite")
-    ids = [box.put(f"t/{i}", f"p{i}".encode(), qos=1, retain=i == 2) for i in range(5)]
+    put = [box.put(f"t/{i}", f"p{i}".encode(), qos=1, retain=i == 2) for i in range(5)]
+    ids = [i for i in put if i is not None]
     assert ids == sorted(ids)
+    assert len(ids) == 5
     rows = box.pending(10)
     assert [r.topic for r in rows] == [f"t/{i}" for i in range(5)]
     assert rows[2].retain
@@ -37,6 +39,7 @@ def test_survives_reopen_in_order(tmp_path: Path) -> None:
     again = Outbox(path)
     assert [r.payload for r in again.pending(10)] == [b"\x00", b"\x01", b"\x02"]
     later = again.put("a", b"\x03")
+    assert later is not None
     assert later > again.pending(10)[2].id
     again.close()
 
@@ -64,4 +67,49 @@ def test_survives_kill_9_right_after_put(tmp_path: Path) -> None:
         child.wait(10)
     box = Outbox(path)
     assert [r.payload for r in box.pending(100)] == [str(i).encode() for i in range(50)]
+    box.close()
+
+
+def test_cap_evicts_reports_and_snapshots_never_events(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "o.sqlite", max_rows=3)
+    assert box.oldest_age_s() is None
+    state = box.put("uws/v1/n/state", b"s1")
+    snap = box.put("uws/v1/n/snapshot/e1", b"jpeg")
+    event = box.put("uws/v1/n/event", b"e1")
+    assert None not in (state, snap, event)
+    # Full: each new event evicts the oldest droppable row, state before snapshot.
+    box.put("uws/v1/n/event", b"e2")
+    assert [r.payload for r in box.pending(10)] == [b"jpeg", b"e1", b"e2"]
+    box.put("uws/v1/n/event", b"e3")
+    assert [r.payload for r in box.pending(10)] == [b"e1", b"e2", b"e3"]
+    # Nothing droppable is left: a hazard event goes past the cap, a report is refused.
+    assert box.put("uws/v1/n/event", b"e4") is not None
+    assert box.put("uws/v1/n/state", b"s2") is None
+    assert [r.payload for r in box.pending(10)] == [b"e1", b"e2", b"e3", b"e4"]
+    assert box.dropped == 3
+    age = box.oldest_age_s()
+    assert age is not None
+    assert age >= 0
+    box.close()
+
+
+def test_an_outbox_from_before_the_cap_opens_and_keeps_its_rows(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "old.sqlite"
+    conn = sqlite3.connect(path)
+    conn.execute(
+        "CREATE TABLE outbox (id INTEGER PRIMARY KEY AUTOINCREMENT, topic TEXT NOT NULL, "
+        "payload BLOB NOT NULL, qos INTEGER NOT NULL, retain INTEGER NOT NULL, "
+        "created_at REAL NOT NULL)"
+    )
+    conn.execute(
+        "INSERT INTO outbox (topic, payload, qos, retain, created_at) "
+        "VALUES ('uws/v1/n/event', x'01', 1, 0, 0)"
+    )
+    conn.commit()
+    conn.close()
+    box = Outbox(path)
+    assert box.depth() == 1
+    assert box.put("uws/v1/n/event", b"e") is not None
     box.close()

@@ -25,6 +25,7 @@ from station.contracts import (
     NodeState,
     NodeStatus,
     NodeTopics,
+    Receipt,
     TopicKind,
     decode,
     utcnow,
@@ -53,7 +54,7 @@ def seqs(messages: list[Received]) -> list[int]:
 
 @pytest.fixture
 def listener(broker: MosquittoBroker) -> Iterator[Listener]:
-    sub = Listener(broker.port, f"uws/v1/{NODE}/#")
+    sub = Listener(broker.port, f"uws/v1/{NODE}/#", receipts=True)
     yield sub
     sub.close()
 
@@ -140,7 +141,7 @@ def test_new_uplink_resends_what_an_abandoned_one_left(
     kill_9(child)
     assert state == "offline"
     broker.start()
-    listener = Listener(broker.port, TOPICS.topic(TopicKind.EVENT))
+    listener = Listener(broker.port, TOPICS.topic(TopicKind.EVENT), receipts=True)
     outbox = Outbox(outbox_path)
     assert outbox.depth() == 10
     second = Uplink(NODE, CloudConfig(port=broker.port), outbox)
@@ -222,3 +223,28 @@ def test_commands_expired_refused_done_and_malformed(uplink: Uplink, listener: L
     assert len(results) == 4
     assert ran == ["c-unlock"]
     assert all(r.node_id == NODE for r in results)
+
+
+def test_a_row_stays_until_its_receipt_and_goes_again_meanwhile(
+    broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    # No receipts: the broker's PUBACK alone must not delete the row.
+    quiet = Listener(broker.port, TOPICS.topic(TopicKind.EVENT))
+    cloud = CloudConfig(port=broker.port, resume_delay_s=0, receipt_timeout_s=0.2)
+    link = Uplink(NODE, cloud, Outbox(tmp_path / "outbox.sqlite"))
+    link.start()
+    try:
+        row_id = link.send(TOPICS.topic(TopicKind.EVENT), make_event(NODE, 0))
+        assert row_id is not None
+        quiet.wait_for(lambda ms: len(ms) >= 2)  # sent again for want of a receipt
+        assert link.outbox.depth() == 1
+        # A receipt for another node is not ours: ignored.
+        other = Receipt(node_id="node-other", message_ids=[row_id], ts=utcnow())
+        quiet.publish(TOPICS.topic(TopicKind.RECEIPT), other.to_payload())
+        receipt = Receipt(node_id=NODE, message_ids=[row_id], ts=utcnow())
+        quiet.publish(TOPICS.topic(TopicKind.RECEIPT), receipt.to_payload())
+        eventually(lambda: link.outbox.depth() == 0 and link.unreceipted() == 0)
+    finally:
+        link.stop()
+        link.outbox.close()
+        quiet.close()

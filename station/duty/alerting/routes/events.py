@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
-from fastapi.responses import FileResponse
+from fastapi.responses import Response
 from sqlmodel import col, select
 
 from station.duty.alerting.models import EventPublic, EventRecord
@@ -40,16 +40,16 @@ def list_events(
     return paginate(session, query, EventPublic, paging.limit, paging.offset)
 
 
-@router.get("/events/{event_id}/snapshot", response_class=FileResponse)
+@router.get("/events/{event_id}/snapshot", response_class=Response)
 def event_snapshot(
     services: ServicesDep, session: SessionDep, who: CallerDep, event_id: str
-) -> FileResponse:
+) -> Response:
     """The event's snapshot (faces blurred on the node), as JPEG."""
     record = session.get(EventRecord, event_id)
     if record is None:
         raise NotFoundError(f"no event {event_id}")
     who.check_scope("read snapshot", f"event {event_id}", record.station_id)
-    path = services.snapshots.path(record.node_id, record.id)
-    if not path.is_file():
+    jpeg = services.snapshots.load(record.node_id, record.id)
+    if jpeg is None:
         raise NotFoundError(f"event {event_id} has no snapshot")
-    return FileResponse(path, media_type="image/jpeg")
+    return Response(jpeg, media_type="image/jpeg")
