@@ -157,9 +157,16 @@ class DutyClient:
                 return None
             raise
 
-    def create_member(self, occupation: str, platform: str, phone: str | None) -> Member:
-        """Register a member under a new pseudonymous id."""
-        body = {"occupation": occupation, "employer_platform": platform, "phone": phone or None}
+    def create_member(
+        self, occupation: str, platform: str, phone: str | None, station_id: str | None = None
+    ) -> Member:
+        """Register a member under a new pseudonymous id, at their home station."""
+        body = {
+            "occupation": occupation,
+            "employer_platform": platform,
+            "phone": phone or None,
+            "station_id": station_id,
+        }
         return Member.model_validate(self._send("POST", "/members", json=body).json())
 
     def member(self, member_id: str) -> Member:

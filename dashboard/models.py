@@ -165,6 +165,7 @@ class Member(ApiModel):
     has_phone: bool
     revoked: bool
     created_at: datetime
+    station_id: str | None = None
 
 
 class Consent(ApiModel):

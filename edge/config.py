@@ -17,6 +17,7 @@ from pydantic import (
 )
 
 from edge.devices.config import DevicesConfig, RulesConfig
+from edge.enrol import merge_credentials, read_credentials
 from edge.entry.config import EntrySettings
 from edge.errors import ConfigError
 from station.contracts import EntityId, NodeId
@@ -150,6 +151,12 @@ class EdgeConfig(_Section):
     """Everything an edge node needs, from one YAML file."""
 
     node_id: NodeId
+    credentials: Path | None = Field(
+        default=None,
+        description="The node's credentials file from `station edge enrol` (mode 0600): it "
+        "fills node_id, the broker login and the entry section's cloud-duty URL, API "
+        "credential, station and keys.",
+    )
     cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud broker link.")
     camera: CameraConfig = Field(description="The first camera.")
     cameras: list[CameraConfig] = Field(
@@ -230,6 +237,10 @@ def load_config(path: Path | str) -> EdgeConfig:
         raise ConfigError(f"{file}: not valid YAML: {err}") from err
     if not isinstance(raw, dict):
         raise ConfigError(f"{file}: expected a mapping at the top level")
+    if raw.get("credentials"):
+        given = Path(str(raw["credentials"]))
+        held = given if given.is_absolute() else file.resolve().parent / given
+        raw = merge_credentials({**raw, "credentials": str(held)}, read_credentials(held))
     try:
         config = EdgeConfig.model_validate(raw)
     except ValidationError as err:

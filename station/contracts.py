@@ -19,6 +19,8 @@ SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "uws/v1"
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 MAX_SNAPSHOT_BYTES: Final = 512 * 1024
+NODE_CREDENTIAL_PREFIX: Final = "uwsn_"
+"""Every node's own cloud-duty API credential starts with this; nodes refuse any other."""
 
 _ID_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 NodeId = Annotated[str, Field(pattern=_ID_PATTERN, description="Node id, as in its topics.")]

@@ -1,17 +1,26 @@
-"""Compact signed entry tokens (Ed25519): issued by cloud-duty, verified offline by nodes.
+"""Compact signed tokens (Ed25519): entry tokens, verified offline by nodes, and member
+credentials, verified by cloud-duty.
 
-A token is `UWS1.<claims>.<signature>`, both parts base64url without padding. The claims are
-compact JSON: pseudonymous member id, the stations (or `region:<name>`) it opens, issue and
-expiry time in Unix seconds, and a random nonce that makes each token single-use.
+An entry token is `UWS1.<claims>.<signature>`, both parts base64url without padding. The
+claims are compact JSON: pseudonymous member id, the stations (or `region:<name>`) it opens,
+issue and expiry time in Unix seconds, a random nonce that makes each token single-use, and
+the id of the signing key (`k`), so that nodes can hold the current and the previous key
+while keys rotate. A key id is derived from the public key itself: nothing to configure.
+
+A member credential is `UWM1.<claims>.<signature>`: the same claims plus `"p": "member"`,
+signed over its prefix too, so neither kind of token can be passed off as the other. It lets
+a member's phone fetch their own entry code and data, and nothing else.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import io
 import json
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -22,6 +31,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 PREFIX: Final = "UWS1"
+MEMBER_PREFIX: Final = "UWM1"
+MEMBER_PURPOSE: Final = "member"
 MAX_TOKEN_CHARS: Final = 600
 MAX_SCOPES: Final = 8
 DEFAULT_TTL_S: Final = 30
@@ -87,31 +98,70 @@ def public_key_of(private_key: bytes) -> str:
     return _b64(Ed25519PrivateKey.from_private_bytes(private_key).public_key().public_bytes_raw())
 
 
+def key_id(public_key: str) -> str:
+    """Return the short id tokens name their key by: a fingerprint of the public key."""
+    try:
+        raw = _unb64(public_key)
+    except (binascii.Error, ValueError) as err:
+        raise ValueError("the entry public key is not a base64url Ed25519 key") from err
+    return _b64(hashlib.sha256(raw).digest())[:8]
+
+
+def _public_keys(keys: str | Sequence[str]) -> dict[str, Ed25519PublicKey]:
+    """Map key id -> public key; the first key is the current one."""
+    listed = [keys] if isinstance(keys, str) else list(keys)
+    if not listed:
+        raise ValueError("at least one entry public key is needed")
+    ring: dict[str, Ed25519PublicKey] = {}
+    for text in listed:
+        try:
+            ring[key_id(text)] = Ed25519PublicKey.from_public_bytes(_unb64(text))
+        except (binascii.Error, ValueError) as err:
+            raise ValueError("the entry public key is not a base64url Ed25519 key") from err
+    return ring
+
+
 class TokenSigner:
-    """Issues tokens with cloud-duty's private key."""
+    """Issues tokens with cloud-duty's current private key, naming its key id."""
 
     def __init__(self, private_key: bytes) -> None:
         self._key = Ed25519PrivateKey.from_private_bytes(private_key)
+        self.key_id = key_id(public_key_of(private_key))
 
-    def issue(
-        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int = DEFAULT_TTL_S
-    ) -> tuple[str, EntryClaims]:
-        """Sign a token for a member, good for `scopes` from now for `ttl_s` seconds."""
+    def _claims_for(
+        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int
+    ) -> dict[str, Any]:
         if not scopes or len(scopes) > MAX_SCOPES:
             raise ValueError(f"a token needs 1 to {MAX_SCOPES} stations or regions")
         if not 1 <= ttl_s <= 7 * 24 * 3600:
             raise ValueError("ttl_s must be between 1 s and 7 days")
         start = int(now.timestamp())
-        claims = {
+        return {
             "m": _check_id(member_id, "member id"),
             "s": [_check_id(s, "scope") for s in scopes],
             "i": start,
             "e": start + ttl_s,
             "n": _b64(secrets.token_bytes(12)),
+            "k": self.key_id,
         }
+
+    def issue(
+        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int = DEFAULT_TTL_S
+    ) -> tuple[str, EntryClaims]:
+        """Sign an entry token for a member, good for `scopes` from now for `ttl_s` seconds."""
+        claims = self._claims_for(member_id, scopes, now, ttl_s)
         body = json.dumps(claims, separators=(",", ":")).encode()
         token = f"{PREFIX}.{_b64(body)}.{_b64(self._key.sign(body))}"
         return token, _claims(claims)
+
+    def issue_member_credential(
+        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int
+    ) -> tuple[str, EntryClaims]:
+        """Sign a member credential: the member's own page and data, at `scopes` only."""
+        claims = {**self._claims_for(member_id, scopes, now, ttl_s), "p": MEMBER_PURPOSE}
+        body = json.dumps(claims, separators=(",", ":")).encode()
+        signature = self._key.sign(MEMBER_PREFIX.encode() + b"." + body)
+        return f"{MEMBER_PREFIX}.{_b64(body)}.{_b64(signature)}", _claims(claims)
 
 
 def _claims(raw: dict[str, Any]) -> EntryClaims:
@@ -124,25 +174,33 @@ def _claims(raw: dict[str, Any]) -> EntryClaims:
     )
 
 
-def _parse(token: str) -> tuple[bytes, bytes, dict[str, Any]]:
+_ENTRY_CLAIMS: Final = frozenset({"m", "s", "i", "e", "n"})
+
+
+def _parse(
+    token: str, prefix: str = PREFIX, extra: frozenset[str] = frozenset()
+) -> tuple[bytes, bytes, dict[str, Any]]:
     """Split and decode a token; raise MALFORMED for anything that is not one."""
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenRefusedError(RefusalReason.MALFORMED, f"token of {len(token)} characters")
     parts = token.strip().split(".")
-    if len(parts) != 3 or parts[0] != PREFIX:
-        raise TokenRefusedError(RefusalReason.MALFORMED, "not a UWS1 entry token")
+    if len(parts) != 3 or parts[0] != prefix:
+        raise TokenRefusedError(RefusalReason.MALFORMED, f"not a {prefix} token")
     try:
         body, signature = _unb64(parts[1]), _unb64(parts[2])
         raw = json.loads(body)
     except (binascii.Error, ValueError) as err:
         raise TokenRefusedError(RefusalReason.MALFORMED, "undecodable token") from err
-    if not _well_formed(raw):
+    if not _well_formed(raw, extra):
         raise TokenRefusedError(RefusalReason.MALFORMED, "claims of the wrong shape")
     return body, signature, raw
 
 
-def _well_formed(raw: Any) -> bool:
-    if not isinstance(raw, dict) or set(raw) != {"m", "s", "i", "e", "n"}:
+def _well_formed(raw: Any, extra: frozenset[str]) -> bool:
+    # `k` (key id) is optional: tokens signed before keys had ids still verify.
+    if not isinstance(raw, dict) or set(raw) - {"k"} != _ENTRY_CLAIMS | extra:
+        return False
+    if "k" in raw and not (isinstance(raw["k"], str) and 0 < len(raw["k"]) <= 16):
         return False
     scopes = raw["s"]
     return (
@@ -156,16 +214,49 @@ def _well_formed(raw: Any) -> bool:
     )
 
 
+def _check_signature(
+    keys: dict[str, Ed25519PublicKey], raw: dict[str, Any], signed: bytes, signature: bytes
+) -> None:
+    """Verify with the key the token names, or (no key id) with any key held."""
+    if "k" in raw:
+        key = keys.get(raw["k"])
+        if key is None:
+            # Not a key this verifier holds: signed by a stranger, or by a key long retired.
+            raise TokenRefusedError(RefusalReason.FORGED, f"unknown key id {raw['k']!r}")
+        candidates = [key]
+    else:
+        candidates = list(keys.values())
+    for candidate in candidates:
+        try:
+            candidate.verify(signature, signed)
+        except InvalidSignature:
+            continue
+        return
+    raise TokenRefusedError(RefusalReason.FORGED, "signature does not verify")
+
+
+def _check_window(claims: EntryClaims, now: datetime, leeway: timedelta) -> None:
+    if now + leeway < claims.issued_at:
+        raise TokenRefusedError(RefusalReason.NOT_YET_VALID, f"valid from {claims.issued_at}")
+    if now - leeway >= claims.expires_at:
+        raise TokenRefusedError(RefusalReason.EXPIRED, f"expired at {claims.expires_at}")
+
+
 class TokenVerifier:
-    """Checks signature, validity window and scope, offline, with cloud-duty's public key."""
+    """Checks signature, validity window and scope, offline, with cloud-duty's public keys.
+
+    `public_keys` is the current key, or a list of keys (current first, then the previous
+    one while a rotation is under way); a token is checked with the key its id names.
+    """
 
     def __init__(
-        self, public_key: str, station_id: str, region: str = "", leeway_s: float = 5
+        self,
+        public_keys: str | Sequence[str],
+        station_id: str,
+        region: str = "",
+        leeway_s: float = 5,
     ) -> None:
-        try:
-            self._key = Ed25519PublicKey.from_public_bytes(_unb64(public_key))
-        except (binascii.Error, ValueError) as err:
-            raise ValueError("the entry public key is not a base64url Ed25519 key") from err
+        self._keys = _public_keys(public_keys)
         self._station_id = station_id
         self._region = region
         self._leeway = timedelta(seconds=leeway_s)
@@ -173,19 +264,31 @@ class TokenVerifier:
     def verify(self, token: str, now: datetime) -> EntryClaims:
         """Return the claims of a good token or raise TokenRefusedError with the reason."""
         body, signature, raw = _parse(token)
-        try:
-            self._key.verify(signature, body)
-        except InvalidSignature as err:
-            raise TokenRefusedError(RefusalReason.FORGED, "signature does not verify") from err
+        _check_signature(self._keys, raw, body, signature)
         claims = _claims(raw)
-        if now + self._leeway < claims.issued_at:
-            raise TokenRefusedError(RefusalReason.NOT_YET_VALID, f"valid from {claims.issued_at}")
-        if now - self._leeway >= claims.expires_at:
-            raise TokenRefusedError(RefusalReason.EXPIRED, f"expired at {claims.expires_at}")
+        _check_window(claims, now, self._leeway)
         if not claims.opens(self._station_id, self._region):
             raise TokenRefusedError(
                 RefusalReason.WRONG_STATION, f"good for {', '.join(claims.scopes)}"
             )
+        return claims
+
+
+class MemberCredentialVerifier:
+    """Checks a member credential (cloud-duty side): signature, purpose and validity window."""
+
+    def __init__(self, public_keys: str | Sequence[str], leeway_s: float = 5) -> None:
+        self._keys = _public_keys(public_keys)
+        self._leeway = timedelta(seconds=leeway_s)
+
+    def verify(self, credential: str, now: datetime) -> EntryClaims:
+        """Return the claims of a good credential or raise TokenRefusedError."""
+        body, signature, raw = _parse(credential, MEMBER_PREFIX, frozenset({"p"}))
+        if raw["p"] != MEMBER_PURPOSE or "k" not in raw:
+            raise TokenRefusedError(RefusalReason.MALFORMED, "not a member credential")
+        _check_signature(self._keys, raw, MEMBER_PREFIX.encode() + b"." + body, signature)
+        claims = _claims(raw)
+        _check_window(claims, now, self._leeway)
         return claims
 
 

@@ -14,16 +14,23 @@ st.caption(
     "here; a QR code is always an alternative to the face."
 )
 token = data.token()
+try:
+    stations = data.overview(token).stations
+except DutyError as err:
+    data.show_error(err)
 
 with st.form("register", clear_on_submit=True):
     st.subheader("Register a member")
     occupation = st.text_input("Occupation", max_chars=100, placeholder="courier, rider, ...")
     platform = st.text_input("Employer or platform", max_chars=100)
     phone = st.text_input("Phone (kept only as a keyed hash)", max_chars=20)
+    home = st.selectbox("Home station", [s.station_id for s in stations])
     if st.form_submit_button("Register"):
         try:
             with data.client(token) as duty:
-                created = duty.create_member(occupation.strip(), platform.strip(), phone.strip())
+                created = duty.create_member(
+                    occupation.strip(), platform.strip(), phone.strip(), home
+                )
         except DutyError as err:
             st.error(f"Not registered: {err.detail}")
         else:
@@ -66,10 +73,6 @@ else:
     st.info("No consent records: this member enters with a QR code only.")
 
 st.subheader("Entry QR code")
-try:
-    stations = data.overview(token).stations
-except DutyError as err:
-    data.show_error(err)
 scope = st.multiselect(
     "Valid at", [s.station_id for s in stations], default=[s.station_id for s in stations[:1]]
 )

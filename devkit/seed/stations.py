@@ -23,7 +23,8 @@ from devkit.seed.options import SeedError, SeedOptions, SeedSummary
 from station.contracts import CameraHealth, NodeHealth
 from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.fleet.models import Node, NodeState, Station
-from station.duty.people.models import ConsentRecord, Member, VisitRecord
+from station.duty.people.consents import current as current_consent_text
+from station.duty.people.models import ConsentKind, ConsentRecord, Member, VisitRecord
 
 logger = logging.getLogger(__name__)
 
@@ -166,17 +167,20 @@ def _members(
             "occupation": str(jobs[i]),
             "employer_platform": str(platforms[i]),
             "phone_hash": None,
+            "station_id": stations[i // per_station]["id"],
             "created_at": now - timedelta(days=int(rng.integers(1, 800))),
         }
         for i in range(count)
     ]
     bulk(conn, table_of(Member), rows)
     # A third gave separate, recorded consent to face entry at their home station.
+    face_text = current_consent_text(ConsentKind.FACE)
     consents = [
         {
             "member_id": ids[i],
             "kind": "face",
-            "text_version": "2025-06",
+            "text_version": face_text.version,
+            "text_sha256": face_text.sha256,
             "station_id": stations[i // per_station]["id"],
             "granted_at": rows[i]["created_at"],
             "withdrawn_at": None,

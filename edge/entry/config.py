@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 
 from edge.entry.controller import EntryConfig
-from station.contracts import EntityId
+from station.contracts import NODE_CREDENTIAL_PREFIX, EntityId
 from vision.faces import DEFAULT_THRESHOLD
 
 
@@ -43,11 +43,25 @@ class EntrySettings(BaseModel):
         default=None, description="Id of the camera that watches the door; none: the first one."
     )
     duty_url: str = Field(pattern=r"^https?://", description="cloud-duty's base URL for sync.")
-    duty_token: SecretStr = Field(description="The node's API token for cloud-duty.")
+    duty_token: SecretStr = Field(
+        description=f"This node's own cloud-duty API credential ({NODE_CREDENTIAL_PREFIX}...), "
+        "from `station edge enrol`; never an admin or service token."
+    )
     sync_interval_s: float = Field(
         default=60, gt=0, le=3600, description="How often revocations and withdrawals sync."
     )
     face: FaceEntrySettings | None = Field(default=None, description="None: QR only.")
+
+    @field_validator("duty_token")
+    @classmethod
+    def _node_credential_only(cls, token: SecretStr) -> SecretStr:
+        # A stolen node must not hold admin rights: only a node credential is accepted here.
+        if not token.get_secret_value().startswith(NODE_CREDENTIAL_PREFIX):
+            raise ValueError(
+                f"must be this node's own credential ({NODE_CREDENTIAL_PREFIX}..., from "
+                "`station edge enrol`), never an admin, service or user token"
+            )
+        return token
 
     def resolved(self, base: Path) -> EntrySettings:
         """Make its file paths absolute, relative to the YAML file's folder."""

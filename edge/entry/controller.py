@@ -59,7 +59,14 @@ class EntryConfig(BaseModel):
 
     station_id: str = Field(min_length=1, max_length=64, description="This node's station.")
     region: str = Field(default="", max_length=100, description="Region scope tokens may name.")
-    public_key: str = Field(min_length=40, max_length=64, description="cloud-duty's entry key.")
+    public_key: str = Field(
+        min_length=40, max_length=64, description="cloud-duty's current entry key."
+    )
+    previous_public_keys: list[str] = Field(
+        default_factory=list,
+        max_length=2,
+        description="Keys still accepted while cloud-duty's signing key rotates.",
+    )
     state_path: Path = Field(description="SQLite file: replay cache, revocations, audit log.")
     leeway_s: float = Field(default=5, ge=0, le=120, description="Clock skew tolerated.")
     confirm_timeout_s: float = Field(
@@ -151,7 +158,10 @@ class EntryController:
         self.config = config
         self.store = store
         self._verifier = TokenVerifier(
-            config.public_key, config.station_id, config.region, config.leeway_s
+            [config.public_key, *config.previous_public_keys],
+            config.station_id,
+            config.region,
+            config.leeway_s,
         )
         self._door = door
         self._visits = visits

@@ -123,7 +123,9 @@ class EntryService:
     def sync(self) -> bool:
         """Pull revocations and withdrawals now; False (state kept) when the cloud is away."""
         try:
-            sync_entry(self._http, self.store, self.gallery, self.settings.policy.public_key)
+            policy = self.settings.policy
+            keys = [policy.public_key, *policy.previous_public_keys]
+            sync_entry(self._http, self.store, self.gallery, keys)
         except EntrySyncError as err:
             log.info("%s; keeping the last entry state", err)
             return False

@@ -1,7 +1,10 @@
-"""Pulls cloud-duty's entry state: the verify key, revoked members, withdrawn face consents.
+"""Pulls cloud-duty's entry state: the verify keys, revoked members, withdrawn face consents
+and erased members; confirms back the deletions of erased members' templates.
 
 Run at start and every few minutes; the node keeps working on the last copy when the cloud
-is unreachable. A withdrawn face consent deletes the template here within one sync.
+is unreachable. A withdrawn face consent deletes the template here within one sync; an
+erased member's template too, and the deletion is confirmed to cloud-duty at once (if the
+confirmation is lost, the next sync orders and confirms it again).
 """
 
 from __future__ import annotations
@@ -28,6 +31,9 @@ class EntrySyncPayload(BaseModel):
     face_withdrawn: list[str] = Field(
         max_length=1_000_000, description="Members whose face consent is withdrawn."
     )
+    erased: list[str] = Field(
+        default_factory=list, max_length=1_000_000, description="Erased members: delete."
+    )
 
 
 @dataclass(frozen=True)
@@ -37,25 +43,42 @@ class SyncResult:
     revoked: int
     templates_deleted: list[str]
     key_matches: bool
+    erasures_confirmed: int = 0
 
 
 def sync_entry(
     client: httpx.Client,
     store: EntryStore,
     gallery: FaceGallery | None,
-    expected_key: str,
+    expected_key: str | list[str],
 ) -> SyncResult:
-    """Fetch and apply the entry state; on failure raise EntrySyncError, changing nothing."""
+    """Fetch and apply the entry state, then confirm erased members' deletions; on failure
+    raise EntrySyncError (a failed fetch changes nothing)."""
     try:
         response = client.get("/api/v1/entry/sync")
         response.raise_for_status()
         payload = EntrySyncPayload.model_validate_json(response.content)
     except (httpx.HTTPError, ValidationError) as err:
         raise EntrySyncError(f"entry sync failed: {str(err)[:200]}") from err
-    store.set_revoked(set(payload.revoked))
-    deleted = gallery.withdraw(set(payload.face_withdrawn)) if gallery is not None else []
-    matches = payload.public_key == expected_key
+    erased = set(payload.erased)
+    # An erased member's codes stop here too, even those issued before the erasure.
+    store.set_revoked(set(payload.revoked) | erased)
+    gone = set(payload.face_withdrawn) | erased
+    deleted = gallery.withdraw(gone) if gallery is not None else []
+    confirmed = _confirm(client, sorted(erased)) if erased else 0
+    accepted = [expected_key] if isinstance(expected_key, str) else expected_key
+    matches = payload.public_key in accepted
     if not matches:
         # A key rotation needs a deliberate config change: a node never trusts a key from the wire.
-        log.warning("cloud-duty's entry key differs from this node's configured key")
-    return SyncResult(len(payload.revoked), deleted, matches)
+        log.warning("cloud-duty's current entry key is not one this node is configured with")
+    return SyncResult(len(payload.revoked), deleted, matches, confirmed)
+
+
+def _confirm(client: httpx.Client, member_ids: list[str]) -> int:
+    """Tell cloud-duty the erased members' templates are gone from this node."""
+    try:
+        response = client.post("/api/v1/entry/deletions", json={"member_ids": member_ids})
+        response.raise_for_status()
+        return int(response.json()["confirmed"])
+    except (httpx.HTTPError, ValueError, KeyError) as err:
+        raise EntrySyncError(f"deletion confirmation failed: {str(err)[:200]}") from err

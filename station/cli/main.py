@@ -24,18 +24,26 @@ def _run_duty(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
     from station.duty.app import create_app
+    from station.duty.people.keys import KeyFileError
     from station.duty.settings import DutySettings
 
     try:
         settings = DutySettings()
+        app = create_app(settings)
     except ValidationError as err:
         logger.error("cloud-duty settings are invalid:\n%s", err)
         return 2
-    uvicorn.run(create_app(settings), host=args.host, port=args.port, log_level="warning")
+    except KeyFileError as err:
+        logger.error("cloud-duty's keys: %s", err)
+        return 2
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
 
 
 def _run_edge(args: argparse.Namespace) -> int:
+    if not args.config:
+        logger.error("station edge needs --config (or: station edge enrol --code ...)")
+        return 2
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
     from edge.config import load_config
@@ -114,9 +122,14 @@ def _parser() -> argparse.ArgumentParser:
     duty.add_argument("--port", type=int, default=8000)
     duty.set_defaults(func=_run_duty)
 
-    edge = sub.add_parser("edge", help="run an edge node")
-    edge.add_argument("--config", required=True, help="the node's YAML file")
+    edge = sub.add_parser("edge", help="run an edge node (or enrol it: `station edge enrol`)")
+    edge.add_argument("--config", help="the node's YAML file")
     edge.set_defaults(func=_run_edge)
+    from station.cli.trust import add_enrol_command, add_key_commands, add_node_commands
+
+    add_enrol_command(edge.add_subparsers(dest="edge_command"))
+    add_key_commands(sub)
+    add_node_commands(sub)
 
     devices = sub.add_parser("devices", help="station devices (door, sensors, sockets, fan)")
     devices_sub = devices.add_subparsers(dest="devices_command", required=True)

@@ -19,6 +19,7 @@ from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
+from station.duty.api.access import PUBLIC, declare_access
 from station.duty.api.handlers import install_error_handler
 from station.duty.api.router import api_router
 from station.duty.clock import Clock, SystemClock
@@ -28,6 +29,7 @@ from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
 from station.duty.jobs import escalate_soon, start_scheduler
 from station.duty.people.auth import ensure_admin
+from station.duty.people.keys import KeyRing, load_keys
 from station.duty.services import Services, services_of
 from station.duty.settings import DutySettings
 
@@ -83,6 +85,18 @@ def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
     )
 
 
+def keys_of(settings: DutySettings) -> KeyRing:
+    """The signing and phone-hash keys, from the environment or the key file."""
+    production = settings.environment == "production"
+    return load_keys(
+        Path(settings.key_file),
+        settings.signing_keys.get_secret_value() if settings.signing_keys else None,
+        settings.phone_hash_keys.get_secret_value() if settings.phone_hash_keys else None,
+        create=not production,
+        strict=production,
+    )
+
+
 def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) -> Services:
     """Make the services of one replica; nothing connects yet."""
     engine = make_engine(settings.database_url)
@@ -108,6 +122,7 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
         pager=pager or _pager(settings, engine, clock),
         snapshots=snapshots,
         pipeline=pipeline,
+        keys=keys_of(settings),
     )
     return services
 
@@ -122,12 +137,12 @@ def create_app(
     install_error_handler(app)
     app.include_router(api_router)
 
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
     def console() -> str:
         """The duty console page."""
         return CONSOLE_PAGE.read_text()
 
-    @app.get("/healthz", tags=["health"])
+    @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
     def healthz() -> dict[str, object]:
         """Liveness of this replica and its ingest counters."""
         stats = services.pipeline.stats
@@ -139,4 +154,5 @@ def create_app(
             "rejected": stats.rejected,
         }
 
+    declare_access(app.router.routes)
     return app

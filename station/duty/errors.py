@@ -46,6 +46,13 @@ class ConflictError(DutyError, ValueError):
     status_code = 409
 
 
+class TooManyRequestsError(DutyError, PermissionError):
+    """Refused for now: too many attempts; `retry_after_s` says when to try again."""
+
+    status_code = 429
+    retry_after_s: int = 0
+
+
 class UpstreamError(DutyError, RuntimeError):
     """A provider cloud-duty relies on (SMS gateway, ...) refused or was unreachable."""
 

@@ -19,6 +19,7 @@ from station.duty.clock import Clock
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
+from station.duty.people.keys import KeyRing
 from station.duty.settings import DutySettings
 
 
@@ -38,6 +39,7 @@ class Services:
     pager: Pager
     snapshots: SnapshotStorage
     pipeline: IngestPipeline
+    keys: KeyRing
     escalation: EscalationService | None = None
     scheduler: BackgroundScheduler | None = None
     ingest: MqttIngest | None = None

@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.alerting.deliveries import RetryPolicy
 from station.duty.alerting.notifiers import ChannelSettings
 
@@ -38,6 +39,34 @@ class DutySettings(BaseSettings):
         default=SecretStr("change-me-please"), description="Password of that first admin."
     )
     login_ttl_h: float = Field(default=12, gt=0, le=24 * 30, description="Login token lifetime.")
+    login_max_failures: int = Field(
+        default=5, ge=1, le=100, description="Wrong passwords in a row before a lockout."
+    )
+    login_lockout_s: float = Field(
+        default=60, gt=0, le=3600, description="First lockout; each further one doubles."
+    )
+    login_lockout_max_s: float = Field(
+        default=3600, gt=0, description="Longest lockout, however often it repeats."
+    )
+    key_file: str = Field(
+        default="var/duty-keys.json",
+        description="JSON key file (mode 0600): Ed25519 signing keys and phone-hash keys, "
+        "current first. Made on first start in development; `station keys new` otherwise.",
+    )
+    signing_keys: SecretStr | None = Field(
+        default=None,
+        description="Ed25519 private keys, hex, comma-separated, current first (with "
+        "UWS_PHONE_HASH_KEYS instead of the key file).",
+    )
+    phone_hash_keys: SecretStr | None = Field(
+        default=None, description="Phone-hash HMAC keys, hex, comma-separated, current first."
+    )
+    member_credential_ttl_s: int = Field(
+        default=3600, ge=60, le=7 * 24 * 3600, description="Default life of a member's page."
+    )
+    enrolment_code_ttl_h: float = Field(
+        default=24, gt=0, le=24 * 14, description="How long a node's enrolment code works."
+    )
     console_url: str = Field(
         default="http://127.0.0.1:8000/", description="Public URL of the duty console."
     )
@@ -102,6 +131,8 @@ class DutySettings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secrets(self) -> DutySettings:
+        if self.api_token.get_secret_value().startswith(NODE_CREDENTIAL_PREFIX):
+            raise ValueError("UWS_API_TOKEN looks like a node credential; use a service secret")
         if self.environment == "production":
             if self.api_token.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("UWS_API_TOKEN is a placeholder; set a real secret")

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -81,6 +82,8 @@ def test_console_shows_new_alert_live_and_acknowledging_stops_escalation(
     browser: Browser, duty: DutyServer, broker: MosquittoBroker, media_dir: Path
 ) -> None:
     page = browser.new_page(viewport={"width": 412, "height": 860})  # a phone
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
     _sign_in(page, duty.url + "/")
     assert page.locator("article.alert").count() == 0
 
@@ -88,6 +91,11 @@ def test_console_shows_new_alert_live_and_acknowledging_stops_escalation(
     card = page.locator("article.alert").first
     expect(card).to_contain_text("fall · st-north · rest room", timeout=15_000)
     expect(card.locator("img")).to_be_visible()
+    # The snapshot came through fetch with the token in a header: no token in any URL.
+    wait_until(lambda: card.locator("img").evaluate("i => i.naturalWidth") == 320, 10, "image")
+    token = page.evaluate("sessionStorage.getItem('uws-token')")
+    assert token
+    assert not [u for u in urls if "access_token" in u or token in u]
     expect(card.locator(".chip.sev")).to_have_text("critical")
     expect(card).to_contain_text("escalation 1", timeout=15_000)
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
@@ -112,3 +120,24 @@ def test_console_refuses_a_wrong_password(browser: Browser, duty: DutyServer) ->
     page.click("#login button[type=submit]")
     expect(page.locator("#login-error")).to_have_text("Wrong username or password")
     expect(page.locator("#board")).to_be_hidden()
+
+
+def test_signing_out_revokes_the_token(browser: Browser, duty: DutyServer) -> None:
+    page = browser.new_page()
+    _sign_in(page, duty.url + "/")
+    token = page.evaluate("sessionStorage.getItem('uws-token')")
+    page.click("#logout")
+    expect(page.locator("#login")).to_be_visible()
+    wait_until(
+        lambda: (
+            httpx.get(
+                f"{duty.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 401
+        ),
+        10,
+        "the token to be refused",
+    )
+    with duty.client() as http:
+        denied = http.get("/api/v1/audit", params={"actor": "li", "outcome": "denied"}).json()
+    assert [d["detail"] for d in denied["items"]] == ["token used after sign-out"]

@@ -164,7 +164,7 @@ def test_members_page_registers_finds_and_revokes(app: AppTest, seeded: SeededDu
     assert metrics["Entry"] == "allowed"
     app.text_input[3].input("no-such-member").run()
     assert app.error[0].value == "No member 'no-such-member'."
-    app.text_input[3].input("m-000001").run()
+    app.text_input[3].input("m-000043").run()  # a member of st-002, with a face consent
     assert not app.exception
     assert app.dataframe[0].value["kind"].tolist() == ["face"]  # seeded face consent
     app.text_input[3].input(member_id).run()

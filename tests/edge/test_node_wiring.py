@@ -85,7 +85,7 @@ def test_entry_names_a_door_camera_the_node_has(tmp_path: Path) -> None:
             "camera": "porch",
             "policy": {"station_id": "st-1", "public_key": "A" * 43, "state_path": "e.sqlite"},
             "duty_url": "http://127.0.0.1:8000",
-            "duty_token": "t",
+            "duty_token": "uwsn_t",
         },
     }
     path = tmp_path / "node.yaml"
@@ -106,7 +106,7 @@ def test_entry_without_devices_is_refused(tmp_path: Path) -> None:
                 "state_path": "entry.sqlite",
             },
             "duty_url": "http://127.0.0.1:8000",
-            "duty_token": "t",
+            "duty_token": "uwsn_t",
         },
     }
     path = tmp_path / "node.yaml"

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import paho.mqtt.client as mqtt
 import pytest
 from paho.mqtt.enums import CallbackAPIVersion
@@ -116,13 +117,30 @@ def test_qr_png_and_the_self_refreshing_member_page(duty: DutyServer) -> None:
         key = http.get("/api/v1/entry/sync").json()["public_key"]
         claims = TokenVerifier(key, "st-1").verify(token, datetime.now(UTC))
         assert claims.member_id == member
-        page = http.get(
-            f"/api/v1/members/{member}/page",
-            params={"scope": "st-1", "access_token": "integration-token-0123456789"},
-        )
+        issued = http.post(f"/api/v1/members/{member}/credential", json={"scopes": ["st-1"]})
+        assert issued.status_code == 201
+        link = issued.json()["page_url"]
+        path, fragment = link.split("#", 1)
+        assert fragment.startswith("c=UWM1.")  # in the fragment: never sent to a server
+        assert "access_token" not in link
+        page = http.get(path.removeprefix(duty.settings.console_url.rstrip("/")))
         assert page.status_code == 200
         assert "setInterval(load, 30000)" in page.text
-        assert "qr.png?scope=st-1" in page.text
+        assert "Authorization" in page.text
+        assert page.headers["referrer-policy"] == "no-referrer"
+    # The member's phone holds the member credential only: their own codes, nothing more.
+    own = {"Authorization": f"Bearer {issued.json()['credential']}"}
+    with httpx.Client(base_url=duty.url, headers=own, timeout=10) as phone:
+        png = phone.get(f"/api/v1/members/{member}/qr.png", params={"scope": "st-1"})
+        assert png.status_code == 200
+        token = QrReader().read(decode_image(png.content))
+        assert token is not None
+        assert TokenVerifier(key, "st-1").verify(token, datetime.now(UTC)).member_id == member
+        assert phone.get("/api/v1/alerts").status_code == 403
+        assert (
+            phone.get(f"/api/v1/members/{member}/qr.png", params={"scope": "st-2"}).status_code
+            == 403
+        )
 
 
 def test_occupancy_and_dwell_time_from_visits_over_mqtt(

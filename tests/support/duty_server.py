@@ -62,6 +62,18 @@ class DutyServer:
         """An authorised HTTP client."""
         return httpx.Client(base_url=self.url, headers=AUTH, timeout=10)
 
+    def node_token(self, node_id: str) -> str:
+        """Issue (or rotate) a node's own API credential, as an admin would."""
+        with self.client() as http:
+            issued = http.post(f"/api/v1/nodes/{node_id}/credentials")
+            issued.raise_for_status()
+        return str(issued.json()["api_token"])
+
+    def node_client(self, node_id: str) -> httpx.Client:
+        """An HTTP client holding the node's own credential, as the node has it."""
+        headers = {"Authorization": f"Bearer {self.node_token(node_id)}"}
+        return httpx.Client(base_url=self.url, headers=headers, timeout=10)
+
     def register(self, station: str, *nodes: str) -> None:
         """Register a station and its nodes through the API."""
         with self.client() as http:

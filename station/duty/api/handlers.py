@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from station.duty.errors import DutyError
+from station.duty.errors import DutyError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
 
@@ -17,7 +17,10 @@ async def duty_error_response(_request: Request, exc: Exception) -> JSONResponse
     assert isinstance(exc, DutyError)
     if exc.status_code >= 500:
         logger.warning("request failed: %s", exc)
-    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code)
+    headers = {}
+    if isinstance(exc, TooManyRequestsError) and exc.retry_after_s:
+        headers["Retry-After"] = str(exc.retry_after_s)
+    return JSONResponse({"detail": str(exc)}, status_code=exc.status_code, headers=headers)
 
 
 def install_error_handler(app: FastAPI) -> None:

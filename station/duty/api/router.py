@@ -1,17 +1,15 @@
-"""The REST API: one router per room; all but sign-in need a bearer token."""
+"""The REST API: one router per room. Every route declares its access rule (the roles that
+may call it, or PUBLIC); `declare_access` refuses a router with a route that declares none."""
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from station.duty.alerting.routes import alerts, deliveries, events, rosters
-from station.duty.api.access import current_caller
+from station.duty.api.access import declare_access
 from station.duty.fleet import routes as fleet_routes
-from station.duty.people.routes import accounts, members, visits
+from station.duty.people.routes import accounts, entry, member_rights, members, visits
 from station.duty.reports import routes as report_routes
 
 api_router = APIRouter(prefix="/api/v1")
-api_router.include_router(accounts.public_router)
-
-_protected = APIRouter(dependencies=[Depends(current_caller)])
 for _room_router in (
     accounts.router,
     fleet_routes.router,
@@ -21,7 +19,9 @@ for _room_router in (
     rosters.router,
     deliveries.router,
     members.router,
+    member_rights.router,
+    entry.router,
     report_routes.router,
 ):
-    _protected.include_router(_room_router)
-api_router.include_router(_protected)
+    declare_access(_room_router.routes)
+    api_router.include_router(_room_router)

@@ -101,13 +101,67 @@ class NodePublic(NodeBase):
 
 
 class NodeCredential(SQLModel, table=True):
-    """A node's broker login: only the password-file line (a salted hash) is kept."""
+    """A node's broker login and its own API credential: only hashes are kept (the
+    password-file line, salted; the API credential's SHA-256)."""
 
     __tablename__ = "node_credential"
 
     node_id: str = Field(foreign_key="node.id", primary_key=True, max_length=64)
     password_line: str = Field(max_length=300)
     rotated_at: datetime = Field(sa_type=UTCDateTime)
+    api_key_hash: str | None = Field(
+        default=None,
+        max_length=64,
+        unique=True,
+        index=True,
+        nullable=True,
+        description="SHA-256 of the node's API credential, hex.",
+    )
+
+
+class NodeEnrolment(SQLModel, table=True):
+    """A one-time enrolment code of a node: only its SHA-256 is kept."""
+
+    __tablename__ = "node_enrolment"
+
+    code_hash: str = Field(primary_key=True, max_length=64)
+    node_id: str = Field(foreign_key="node.id", index=True, max_length=64)
+    created_by: str = Field(max_length=128)
+    created_at: datetime = Field(sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    used_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class NodeCredentialsIssued(SQLModel):
+    """A node's credentials, shown this once: the broker login and its own API credential."""
+
+    node_id: str
+    station_id: str
+    username: str = Field(description="Broker user name (the node id).")
+    password: str = Field(description="Broker password.")
+    api_token: str = Field(description="The node's own cloud-duty API credential (uwsn_...).")
+
+
+class EnrolmentCode(SQLModel):
+    """A one-time code to give the installer of a node, shown this once."""
+
+    node_id: str
+    code: str
+    expires_at: datetime
+
+
+class EnrolRequest(SQLModel):
+    """Body of a node's enrolment: the code an admin gave its installer."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    code: str = Field(min_length=8, max_length=64)
+
+
+class Enrolled(NodeCredentialsIssued):
+    """What an enrolling node gets: its credentials and the keys entry tokens verify with."""
+
+    region: str
+    entry_public_keys: list[str] = Field(description="Current key first, then previous ones.")
 
 
 class CommandRecord(SQLModel, table=True):

@@ -31,22 +31,40 @@ def audit(
     detail: str = "",
 ) -> None:
     """Add an allowed action to the log, committed with the caller's transaction."""
+    session.add(_entry(who, action, target, station_id, detail, "ok"))
+
+
+def _entry(
+    who: Actor | str,
+    action: str,
+    target: str,
+    station_id: str | None,
+    detail: str,
+    outcome: str,
+) -> AuditEntry:
+    """One line, each field cut to its column (names of nodes and members can be long)."""
     actor = who if isinstance(who, str) else who.name
-    session.add(
-        AuditEntry(actor=actor, action=action, target=target, station_id=station_id, detail=detail)
+    return AuditEntry(
+        actor=actor[:64],
+        action=action[:64],
+        target=target[:128],
+        station_id=station_id[:64] if station_id else station_id,
+        outcome=outcome,
+        detail=detail[:500],
     )
 
 
 def audit_denied(
-    engine: Engine, who: Actor | str, action: str, target: str, station_id: str | None
+    engine: Engine,
+    who: Actor | str,
+    action: str,
+    target: str,
+    station_id: str | None,
+    detail: str = "",
 ) -> None:
     """Log a refused attempt in its own transaction, since the request itself fails."""
-    actor = who if isinstance(who, str) else who.name
-    logger.warning("denied %s to %s on %s", action, actor, target)
+    entry = _entry(who, action, target, station_id, detail, "denied")
+    logger.warning("denied %s to %s on %s: %s", entry.action, entry.actor, target, detail)
     with Session(engine) as session:
-        session.add(
-            AuditEntry(
-                actor=actor, action=action, target=target, station_id=station_id, outcome="denied"
-            )
-        )
+        session.add(entry)
         session.commit()

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import re
 import secrets
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from station.duty.errors import ConflictError, NotFoundError
 from station.duty.fleet.models import Station
+from station.duty.people import consents as consent_texts
+from station.duty.people import erasure
+from station.duty.people.keys import KeyRing
 from station.duty.people.models import (
     ConsentCreate,
     ConsentKind,
     ConsentRecord,
-    EntryKey,
     EntrySync,
     Member,
     MemberCreate,
     MemberPublic,
     MemberRevocation,
+    MemberUpdate,
     TokenRequest,
 )
-from station.tokens import EntryClaims, TokenSigner, new_private_key, public_key_of
+from station.tokens import EntryClaims
+
+MAX_TOKEN_LIFETIME = timedelta(days=7)
 
 
 class MemberNotFoundError(NotFoundError):
@@ -37,52 +37,46 @@ class MemberConflictError(ConflictError):
     """The action does not fit the member's state (revoked, no face consent, ...)."""
 
 
-@dataclass(frozen=True)
-class Keys:
-    """The signing key and the phone-hash key."""
-
-    signer: TokenSigner
-    public_key: str
-    phone_key: bytes
-
-
-def entry_keys(session: Session) -> Keys:
-    """Return the keys, making them on first use (one row; the first replica wins)."""
-    row = session.get(EntryKey, 1)
-    if row is None:
-        session.add(EntryKey(private_key=new_private_key().hex(), phone_key=secrets.token_hex(32)))
-        try:
-            session.commit()
-        except IntegrityError:
-            session.rollback()
-        row = session.get(EntryKey, 1)
-        assert row is not None
-    private = bytes.fromhex(row.private_key)
-    return Keys(TokenSigner(private), public_key_of(private), bytes.fromhex(row.phone_key))
-
-
-def phone_hash(keys: Keys, phone: str) -> str:
-    """Keyed hash of a phone number, digits only, so it can be matched but not read."""
-    digits = re.sub(r"[^0-9]", "", phone)
-    return hmac.new(keys.phone_key, digits.encode(), hashlib.sha256).hexdigest()
-
-
-def create_member(session: Session, body: MemberCreate) -> Member:
-    """Register a member under a fresh pseudonymous id."""
-    keys = entry_keys(session)
-    hashed = phone_hash(keys, body.phone) if body.phone else None
-    if hashed and session.exec(select(Member).where(Member.phone_hash == hashed)).first():
-        raise MemberConflictError("a member with this phone number exists")
+def create_member(session: Session, keys: KeyRing, body: MemberCreate) -> Member:
+    """Register a member under a fresh pseudonymous id, at a home station if given."""
+    if body.station_id is not None and session.get(Station, body.station_id) is None:
+        raise MemberNotFoundError(f"station {body.station_id!r} not found")
+    hashed = None
+    if body.phone:
+        hashes = keys.phone_hashes(body.phone)
+        hashed = hashes[0]
+        same = session.exec(select(Member).where(col(Member.phone_hash).in_(hashes))).first()
+        if same is not None:
+            if same.phone_hash != hashed:  # matched under a previous key: move it on
+                same.phone_hash = hashed
+                session.add(same)
+                session.commit()
+            raise MemberConflictError("a member with this phone number exists")
     member = Member(
         id=f"m-{secrets.token_hex(8)}",
         occupation=body.occupation,
         employer_platform=body.employer_platform,
         phone_hash=hashed,
+        station_id=body.station_id,
     )
     session.add(member)
     session.commit()
     session.refresh(member)
     return member
+
+
+def update_member(session: Session, member: Member, body: MemberUpdate) -> list[str]:
+    """Correct a member's occupation or employer; return the fields that changed."""
+    changed = []
+    for name, value in body.model_dump(exclude_none=True).items():
+        if getattr(member, name) != value:
+            setattr(member, name, value)
+            changed.append(name)
+    if changed:
+        session.add(member)
+        session.commit()
+        session.refresh(member)
+    return changed
 
 
 def get_member(session: Session, member_id: str) -> Member:
@@ -102,6 +96,7 @@ def public(session: Session, member: Member) -> MemberPublic:
         has_phone=member.phone_hash is not None,
         revoked=session.get(MemberRevocation, member.id) is not None,
         created_at=member.created_at,
+        station_id=member.station_id,
     )
 
 
@@ -123,10 +118,12 @@ def record_consent(
         raise MemberNotFoundError(f"station {body.station_id!r} not found")
     if body.kind is ConsentKind.FACE_SHARING and not _active(session, member_id, ConsentKind.FACE):
         raise MemberConflictError("sharing a face needs the face consent first")
+    text = consent_texts.checked(body.kind, body.text_version, body.text_sha256)
     record = ConsentRecord(
         member_id=member_id,
         kind=body.kind.value,
-        text_version=body.text_version,
+        text_version=text.version,
+        text_sha256=text.sha256,
         station_id=body.station_id,
         granted_at=now,
     )
@@ -179,21 +176,37 @@ def reinstate(session: Session, member_id: str) -> None:
 
 
 def issue_token(
-    session: Session, member_id: str, body: TokenRequest, now: datetime
+    session: Session, keys: KeyRing, member_id: str, body: TokenRequest, now: datetime
 ) -> tuple[str, EntryClaims]:
     """Sign an entry token for a member who is not revoked."""
     get_member(session, member_id)
     if session.get(MemberRevocation, member_id) is not None:
         raise MemberConflictError(f"member {member_id!r} is revoked")
     try:
-        return entry_keys(session).signer.issue(member_id, body.scopes, now, body.ttl_s)
+        return keys.signer.issue(member_id, body.scopes, now, body.ttl_s)
     except ValueError as err:
         raise MemberConflictError(str(err)) from err
 
 
-def entry_sync(session: Session) -> EntrySync:
-    """Return the public key, the revoked members and those with no face consent left."""
-    revoked = sorted(r.member_id for r in session.exec(select(MemberRevocation)))
+def issue_member_credential(
+    keys: KeyRing, member: Member, scopes: list[str], ttl_s: int, now: datetime
+) -> tuple[str, EntryClaims]:
+    """Sign a member's own short-lived credential, good for codes at `scopes` only."""
+    try:
+        return keys.signer.issue_member_credential(member.id, scopes, now, ttl_s)
+    except ValueError as err:
+        raise MemberConflictError(str(err)) from err
+
+
+def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: datetime) -> EntrySync:
+    """Return the keys, the revoked members, those with no face consent left, and (for a
+    node) the erased members whose templates it must delete and confirm.
+
+    Members erased within the longest token lifetime count as revoked too, so that codes
+    issued before the erasure open no door.
+    """
+    revoked = {r.member_id for r in session.exec(select(MemberRevocation))}
+    revoked |= erasure.erased_since(session, now - MAX_TOKEN_LIFETIME)
     ever = set(
         session.exec(
             select(ConsentRecord.member_id).where(ConsentRecord.kind == ConsentKind.FACE.value)
@@ -207,7 +220,10 @@ def entry_sync(session: Session) -> EntrySync:
             )
         )
     )
-    keys = entry_keys(session)
     return EntrySync(
-        public_key=keys.public_key, revoked=revoked, face_withdrawn=sorted(ever - active)
+        public_key=keys.public_key,
+        public_keys=keys.public_keys,
+        revoked=sorted(revoked),
+        face_withdrawn=sorted(ever - active),
+        erased=erasure.pending_for_node(session, node_id) if node_id else [],
     )

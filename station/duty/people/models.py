@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, field_validator
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -19,11 +19,18 @@ from station.duty.db import ID_PATTERN, UTCDateTime, utc_field
 
 
 class Role(StrEnum):
-    """What a user may do: admin everything, duty staff all alerts, managers their stations."""
+    """Who calls: admin everything, duty staff all alerts, managers their stations; a node
+    its own station's entry sync, snapshots and command results; a member their own data."""
 
     ADMIN = "admin"
     DUTY = "duty"
     MANAGER = "manager"
+    NODE = "node"
+    MEMBER = "member"
+
+
+STAFF_ROLES = frozenset({Role.ADMIN, Role.DUTY, Role.MANAGER})
+"""The roles a user account may have: nodes and members hold credentials, not accounts."""
 
 
 _ROLE_TYPE: Any = SAEnum(Role, values_callable=lambda e: [m.value for m in e], native_enum=False)
@@ -60,6 +67,13 @@ class UserCreate(SQLModel):
     phone: str = Field(default="", max_length=32)
     station_ids: list[str] = Field(default_factory=list, description="A manager's stations.")
 
+    @field_validator("role")
+    @classmethod
+    def _staff_only(cls, role: Role) -> Role:
+        if role not in STAFF_ROLES:
+            raise ValueError("a user is admin, duty or manager; nodes and members get credentials")
+        return role
+
 
 class UserPublic(SQLModel):
     """A user as the API shows it (never the hash)."""
@@ -81,6 +95,21 @@ class ApiToken(SQLModel, table=True):
     user_id: int = Field(foreign_key="user.id", index=True)
     expires_at: datetime = Field(sa_type=UTCDateTime)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    revoked_at: datetime | None = Field(
+        default=None, sa_type=UTCDateTime, nullable=True, description="Set at sign-out."
+    )
+
+
+class LoginThrottle(SQLModel, table=True):
+    """Wrong passwords for one username, and the lockout they earned (doubling each time)."""
+
+    __tablename__ = "login_throttle"
+
+    username: str = Field(primary_key=True, max_length=64)
+    failures: int = Field(default=0, description="Wrong passwords since the last success.")
+    strikes: int = Field(default=0, description="Lockouts so far; each doubles the next.")
+    locked_until: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+    last_failure_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
 class LoginRequest(SQLModel):
@@ -138,6 +167,13 @@ class Member(SQLModel, table=True):
     phone_hash: str | None = Field(
         default=None, max_length=64, index=True, description="Keyed hash of the phone number."
     )
+    station_id: str | None = Field(
+        default=None,
+        foreign_key="station.id",
+        index=True,
+        max_length=64,
+        description="Home station, where the member registered: its managers look after them.",
+    )
 
 
 class MemberCreate(BaseModel):
@@ -151,6 +187,19 @@ class MemberCreate(BaseModel):
         schema_extra={"pattern": r"^\+?[0-9 -]{6,20}$"},
         description="Kept only as a keyed hash.",
     )
+    station_id: str | None = Field(
+        default=None,
+        schema_extra={"pattern": ID_PATTERN},
+        description="Home station (a manager must name one of theirs).",
+    )
+
+
+class MemberUpdate(BaseModel):
+    """A member's correction of what is held about them (PIPL art. 46)."""
+
+    model_config = ConfigDict(extra="forbid")
+    occupation: str | None = Field(default=None, max_length=100)
+    employer_platform: str | None = Field(default=None, max_length=100)
 
 
 class MemberPublic(BaseModel):
@@ -162,6 +211,7 @@ class MemberPublic(BaseModel):
     has_phone: bool
     revoked: bool
     created_at: datetime
+    station_id: str | None = None
 
 
 class TokenRequest(BaseModel):
@@ -183,11 +233,18 @@ class IssuedToken(BaseModel):
 
 
 class EntrySync(BaseModel):
-    """What every node pulls: the key to verify with and who may no longer enter."""
+    """What a node pulls: the keys to verify with, who may no longer enter, and which
+    templates it must delete (erased members) and confirm."""
 
-    public_key: str
+    public_key: str = Field(description="The current key tokens are signed with.")
+    public_keys: list[str] = Field(
+        default_factory=list, description="Every key still accepted, current first."
+    )
     revoked: list[str]
     face_withdrawn: list[str]
+    erased: list[str] = Field(
+        default_factory=list, description="Erased members: delete and confirm (deletions)."
+    )
 
 
 class ConsentKind(StrEnum):
@@ -206,6 +263,9 @@ class ConsentRecord(SQLModel, table=True):
     member_id: str = Field(foreign_key="member.id", index=True, max_length=64)
     kind: str = Field(max_length=16, description="face or face_sharing.")
     text_version: str = Field(max_length=32, description="Version of the consent text shown.")
+    text_sha256: str | None = Field(
+        default=None, max_length=64, nullable=True, description="SHA-256 of that text's file."
+    )
     station_id: str = Field(foreign_key="station.id", max_length=64)
     granted_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     withdrawn_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
@@ -217,7 +277,14 @@ class ConsentCreate(SQLModel):
     model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
     kind: ConsentKind = Field(description="face, or face_sharing (needs face first).")
     text_version: str = Field(
-        min_length=1, max_length=32, description="Version of the text the member agreed to."
+        min_length=1,
+        max_length=32,
+        description="Version of the text the member agreed to (GET /consent-texts).",
+    )
+    text_sha256: str | None = Field(
+        default=None,
+        schema_extra={"pattern": "^[0-9a-f]{64}$"},
+        description="SHA-256 of the text shown; refused when it is not that version's.",
     )
     station_id: str = Field(
         schema_extra={"pattern": ID_PATTERN}, max_length=64, description="Where it was given."
@@ -231,6 +298,7 @@ class ConsentPublic(SQLModel):
     member_id: str
     kind: str
     text_version: str
+    text_sha256: str | None = None
     station_id: str
     granted_at: datetime
     withdrawn_at: datetime | None
@@ -247,7 +315,8 @@ class MemberRevocation(SQLModel, table=True):
 
 
 class EntryKey(SQLModel, table=True):
-    """cloud-duty's Ed25519 signing key and the key of phone hashes: one row, made once."""
+    """Legacy: where keys were kept before the key file. Read once by `station keys
+    import-legacy`, which moves them to the key file and empties this table."""
 
     __tablename__ = "entry_key"
 

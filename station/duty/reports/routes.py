@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query
 
-from station.duty.api.access import Caller, CallerDep
+from station.duty.api.access import Caller, StaffDep
 from station.duty.errors import InvalidRequestError, NotFoundError
 from station.duty.fleet.models import Station
 from station.duty.reports import daily, overview, station_report
@@ -48,7 +48,7 @@ def _station(session: SessionDep, who: Caller, station_id: str, action: str) -> 
 
 @router.get("/stats/overview")
 def stats_overview(
-    session: SessionDep, who: CallerDep, now: NowDep, tz: Tz = DEFAULT_TZ
+    session: SessionDep, who: StaffDep, now: NowDep, tz: Tz = DEFAULT_TZ
 ) -> Overview:
     """Every station the caller may see: open alerts, offline nodes, inside now, today."""
     return overview.overview(session, who.station_ids, now, time_zone(tz))
@@ -57,7 +57,7 @@ def stats_overview(
 @router.get("/stations/{station_id}/stats")
 def station_stats(
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     station_id: str,
     since: Since = None,
@@ -74,7 +74,7 @@ def station_stats(
 @router.get("/stations/{station_id}/stats/occupancy")
 def station_occupancy_curve(
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     station_id: str,
     day: Annotated[date | None, Query(description="A local day (default: the last 24 h).")] = None,
@@ -95,7 +95,7 @@ def station_occupancy_curve(
 @router.get("/stats/daily")
 def daily_stats(
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     station_id: Annotated[list[str] | None, Query(max_length=200)] = None,
     since: Since = None,

@@ -21,7 +21,7 @@ from edge.link.uplink import Uplink
 from station.contracts import Command, CommandName, NodeTopics, TopicKind, utcnow
 from tests.edge.entry.station import DoorSimulator, load_image, qr_frame
 from tests.support.broker import MosquittoBroker
-from tests.support.duty_server import TOKEN, DutyServer, wait_until
+from tests.support.duty_server import DutyServer, wait_until
 
 pytestmark = pytest.mark.integration
 
@@ -40,7 +40,7 @@ def test_frames_sync_and_remote_unlock_through_the_service(
     settings = EntrySettings(
         policy=EntryConfig(station_id="st-1", public_key=key, state_path=tmp_path / "e.sqlite"),
         duty_url=duty.url,
-        duty_token=TOKEN,
+        duty_token=duty.node_token("node-1"),
         sync_interval_s=1,
     )
     devices = StationDevices(DevicesConfig(broker=StationBrokerConfig(port=station_broker.port)))
@@ -111,7 +111,7 @@ def test_face_entry_settings_build_a_gate_and_a_private_gallery_key(
                 "state_path": tmp_path / "e.sqlite",
             },
             "duty_url": "http://127.0.0.1:9",
-            "duty_token": "node-token",
+            "duty_token": "uwsn_node-token",
             "face": {
                 "yunet": models_dir / "face" / "face_detection_yunet_2023mar.onnx",
                 "gallery_path": tmp_path / "gallery.bin",

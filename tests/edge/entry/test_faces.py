@@ -1,4 +1,5 @@
-"""Faces on real photos: enrol, match, refuse, liveness, encrypted gallery, withdrawal.
+"""Faces on real photos: enrol, match, refuse, liveness, encrypted gallery, withdrawal,
+erasure end to end.
 
 What the shared media allows: zidane.jpg and bus.jpg show four different people, each
 once. No person appears in two photographs, so the "second view" of the enrolled face is
@@ -16,7 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from sqlalchemy import LargeBinary, create_engine, inspect
+from sqlalchemy import LargeBinary, create_engine, inspect, text
 
 from edge.entry.controller import EntryConfig, EntryController
 from edge.entry.enrolment import enrol_face, measure
@@ -29,7 +30,7 @@ from station.contracts import Message
 from tests.edge.entry.station import decode_image, load_image
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer
-from vision.faces import BlinkLiveness, FaceBox, FaceEngine, FaceModelPaths
+from vision.faces import BlinkLiveness, Descriptor, FaceBox, FaceEngine, FaceModelPaths
 from vision.qr import Frame
 
 pytestmark = pytest.mark.integration
@@ -183,7 +184,7 @@ def test_withdrawn_consent_deletes_the_template_and_the_cloud_holds_no_face_data
     store = EntryStore(tmp_path / "entry.sqlite")
     with duty.client() as http:
         member = http.post("/api/v1/members", json={"occupation": "rider"}).json()["id"]
-        consent = {"kind": "face", "text_version": "face-v1", "station_id": "st-1"}
+        consent = {"kind": "face", "text_version": "v1", "station_id": "st-1"}
         smuggled = http.post(
             f"/api/v1/members/{member}/consents", json={**consent, "template": [0.1] * 128}
         )
@@ -194,9 +195,9 @@ def test_withdrawn_consent_deletes_the_template_and_the_cloud_holds_no_face_data
         crop = zidane[int(face.y) - 60 : int(face.y + face.h) + 60, int(face.x) - 60 :]
         descriptors = measure(engine, [np.ascontiguousarray(crop)])
         with pytest.raises(EnrolmentError):
-            enrol_face(http, gallery, descriptors, "m-nobody", "st-1", "face-v1")
+            enrol_face(http, gallery, descriptors, "m-nobody", "st-1", "v1")
         assert gallery.members() == []
-        [consent_id] = enrol_face(http, gallery, descriptors, member, "st-1", "face-v1")
+        [consent_id] = enrol_face(http, gallery, descriptors, member, "st-1", "v1")
         public_key = http.get("/api/v1/entry/sync").json()["public_key"]
         assert sync_entry(http, store, gallery, public_key).templates_deleted == []
         assert gallery.members() == [member]
@@ -223,4 +224,57 @@ def test_withdrawn_consent_deletes_the_template_and_the_cloud_holds_no_face_data
                     assert not isinstance(column["type"], LargeBinary), (table, name)
     finally:
         database.dispose()
+    store.close()
+
+
+def _enrolment_descriptors(engine: FaceEngine, zidane: Frame) -> list[Descriptor]:
+    face = _face_near(engine, zidane, 917)
+    crop = zidane[int(face.y) - 60 : int(face.y + face.h) + 60, int(face.x) - 60 :]
+    return measure(engine, [np.ascontiguousarray(crop)])
+
+
+def test_erasure_deletes_the_template_on_the_node_which_confirms_it_back(
+    duty: DutyServer, engine: FaceEngine, zidane: Frame, tmp_path: Path
+) -> None:
+    duty.register("st-2", "node-2")  # a station where the member never enrolled
+    gallery = FaceGallery(tmp_path / "gallery.bin", new_gallery_key())
+    store = EntryStore(tmp_path / "entry.sqlite")
+    with duty.client() as admin, duty.node_client("node-1") as node:
+        body = {"occupation": "rider", "station_id": "st-1"}
+        member = admin.post("/api/v1/members", json=body).json()["id"]
+        # The node records the consent given on its screen, then keeps the template.
+        enrol_face(node, gallery, _enrolment_descriptors(engine, zidane), member, "st-1", "v1")
+        keys = node.get("/api/v1/entry/sync").json()["public_keys"]
+        assert sync_entry(node, store, gallery, keys).templates_deleted == []
+        assert gallery.members() == [member]
+        exported = admin.get(f"/api/v1/members/{member}/export").json()
+        assert [c["text_sha256"] for c in exported["consents"]] == [
+            admin.get("/api/v1/consent-texts/face/v1").json()["sha256"]
+        ]
+
+        erased = admin.delete(f"/api/v1/members/{member}")
+        assert erased.status_code == 200
+        assert [o["node_id"] for o in erased.json()["orders"]] == ["node-1"]
+        assert erased.json()["complete"] is False
+
+        result = sync_entry(node, store, gallery, keys)
+        assert result.templates_deleted == [member]
+        assert result.erasures_confirmed == 1
+        assert gallery.members() == []
+        assert store.is_revoked(member)  # codes issued before the erasure open nothing
+        [shown] = [e for e in admin.get("/api/v1/erasures").json() if e["member_id"] == member]
+        assert shown["complete"] is True
+        assert shown["orders"][0]["confirmed_at"] is not None
+        assert sync_entry(node, store, gallery, keys).erasures_confirmed == 0
+        assert admin.get(f"/api/v1/members/{member}/export").status_code == 404
+        assert admin.get(f"/api/v1/members/{member}").status_code == 404
+    database = create_engine(duty.settings.database_url)
+    try:
+        with database.connect() as conn:
+            left = conn.execute(text("SELECT count(*) FROM consent")).scalar_one()
+            counted = conn.execute(text("SELECT kind, granted FROM consent_tally")).all()
+    finally:
+        database.dispose()
+    assert left == 0
+    assert [tuple(row) for row in counted] == [("face", 1)]
     store.close()

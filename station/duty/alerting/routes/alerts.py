@@ -22,7 +22,7 @@ from station.duty.alerting.models import (
     SnoozeCreate,
     VerdictCreate,
 )
-from station.duty.api.access import Caller, CallerDep
+from station.duty.api.access import Caller, StaffDep
 from station.duty.listing import Page, PagingDep, filtered, in_window, paginate
 from station.duty.people.audit import audit
 from station.duty.services import NowDep, Services, ServicesDep, SessionDep
@@ -34,7 +34,7 @@ router = APIRouter(tags=["alerts"])
 def list_alerts(
     session: SessionDep,
     paging: PagingDep,
-    who: CallerDep,
+    who: StaffDep,
     station_id: str | None = None,
     kind: str | None = None,
     alert_status: Annotated[AlertStatus | None, Query(alias="status")] = None,
@@ -54,7 +54,7 @@ def list_alerts(
 async def alert_feed(
     request: Request,
     services: ServicesDep,
-    who: CallerDep,
+    who: StaffDep,
     last_event_id: Annotated[int | None, Header(description="Resume after this entry.")] = None,
 ) -> EventSourceResponse:
     """Stream alert changes as Server-Sent Events (resumable with Last-Event-ID)."""
@@ -70,14 +70,14 @@ async def alert_feed(
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(session: SessionDep, who: CallerDep, alert_id: int) -> AlertPublic:
+def get_alert(session: SessionDep, who: StaffDep, alert_id: int) -> AlertPublic:
     """Return one alert."""
     return AlertPublic.model_validate(_visible(session, who, alert_id, "read alert"))
 
 
 @router.get("/alerts/{alert_id}/actions")
 def list_alert_actions(
-    session: SessionDep, who: CallerDep, alert_id: int
+    session: SessionDep, who: StaffDep, alert_id: int
 ) -> list[AlertActionPublic]:
     """Return the alert's trail: who did what, and when."""
     _visible(session, who, alert_id, "read alert")
@@ -91,7 +91,7 @@ def list_alert_actions(
 def acknowledge_alert(
     services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     alert_id: int,
     body: AlertActionCreate,
@@ -105,7 +105,7 @@ def acknowledge_alert(
 def resolve_alert(
     services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     alert_id: int,
     body: AlertActionCreate,
@@ -119,7 +119,7 @@ def resolve_alert(
 def alert_verdict(
     services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     alert_id: int,
     body: VerdictCreate,
@@ -133,7 +133,7 @@ def alert_verdict(
 def snooze_alert(
     services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     alert_id: int,
     body: SnoozeCreate,

@@ -10,9 +10,11 @@ from fastapi.responses import Response
 from sqlmodel import col, select
 
 from station.duty.alerting.models import EventPublic, EventRecord
-from station.duty.api.access import CallerDep
+from station.duty.api.access import STAFF, Caller, StaffDep, allow
 from station.duty.errors import NotFoundError
 from station.duty.listing import Page, PagingDep, filtered, in_window, paginate
+from station.duty.people.audit import audit
+from station.duty.people.models import Role
 from station.duty.services import ServicesDep, SessionDep
 
 router = APIRouter(tags=["records"])
@@ -25,7 +27,7 @@ Until = Annotated[datetime | None, Query(description="Before this time.")]
 def list_events(
     session: SessionDep,
     paging: PagingDep,
-    who: CallerDep,
+    who: StaffDep,
     station_id: str | None = None,
     node_id: str | None = None,
     kind: str | None = None,
@@ -42,9 +44,13 @@ def list_events(
 
 @router.get("/events/{event_id}/snapshot", response_class=Response)
 def event_snapshot(
-    services: ServicesDep, session: SessionDep, who: CallerDep, event_id: str
+    services: ServicesDep,
+    session: SessionDep,
+    who: Annotated[Caller, allow(*STAFF, Role.NODE)],
+    event_id: str,
 ) -> Response:
-    """The event's snapshot (faces blurred on the node), as JPEG."""
+    """The event's snapshot (faces blurred on the node), as JPEG; a node reads its own
+    station's only. Every read is audited."""
     record = session.get(EventRecord, event_id)
     if record is None:
         raise NotFoundError(f"no event {event_id}")
@@ -52,4 +58,6 @@ def event_snapshot(
     jpeg = services.snapshots.load(record.node_id, record.id)
     if jpeg is None:
         raise NotFoundError(f"event {event_id} has no snapshot")
-    return Response(jpeg, media_type="image/jpeg")
+    audit(session, who, "read snapshot", f"event {event_id}", record.station_id)
+    session.commit()
+    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "private"})

@@ -1,15 +1,17 @@
-"""Members, consent, entry tokens, revocation, node sync and station occupancy."""
+"""Members, consent, entry tokens, revocation and station occupancy.
+
+A manager reaches the members of their stations, a member themselves only (with their own
+credential), admins everyone; duty staff may read a member and revoke entry (e.g. at night).
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from html import escape
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
-from fastapi.responses import HTMLResponse
 
-from station.duty.api.access import Caller, CallerDep
+from station.duty.api.access import Caller, StaffDep, allow
 from station.duty.errors import NotFoundError
 from station.duty.fleet.models import Station
 from station.duty.people import members, visits
@@ -17,20 +19,34 @@ from station.duty.people.audit import audit
 from station.duty.people.models import (
     ConsentCreate,
     ConsentPublic,
-    EntrySync,
     IssuedToken,
+    Member,
     MemberCreate,
     MemberPublic,
+    Role,
     TokenRequest,
 )
-from station.duty.services import NowDep, SessionDep
+from station.duty.services import NowDep, ServicesDep, SessionDep
 from station.tokens import qr_png
 
 router = APIRouter(tags=["members"])
 
+Keepers = Annotated[Caller, allow(Role.ADMIN, Role.MANAGER)]
+"""Who registers members, records consent and issues codes: admins, and managers at theirs."""
+Readers = Annotated[Caller, allow(Role.ADMIN, Role.DUTY, Role.MANAGER, Role.MEMBER)]
+Holders = Annotated[Caller, allow(Role.ADMIN, Role.MANAGER, Role.MEMBER)]
+Revokers = Annotated[Caller, allow(Role.ADMIN, Role.DUTY, Role.MANAGER)]
+
+
+def member_in_reach(session: SessionDep, who: Caller, member_id: str, action: str) -> Member:
+    """The member, if the caller may reach them (403 audited, 404 if there is none)."""
+    member = members.get_member(session, member_id)
+    who.check_member(action, member)
+    return member
+
 
 def _check_token_scopes(who: Caller, scopes: list[str]) -> None:
-    """A manager issues codes for their own stations only; regions need a wider role."""
+    """Codes only for the caller's own stations: a manager's, or a member credential's."""
     if who.station_ids is None:
         return
     for scope in scopes:
@@ -39,48 +55,62 @@ def _check_token_scopes(who: Caller, scopes: list[str]) -> None:
 
 
 @router.post("/members", status_code=status.HTTP_201_CREATED)
-def create_member(session: SessionDep, who: CallerDep, body: MemberCreate) -> MemberPublic:
-    """Register a member under a new pseudonymous id."""
-    member = members.create_member(session, body)
-    audit(session, who, "member.create", member.id)
+def create_member(
+    services: ServicesDep, session: SessionDep, who: Keepers, body: MemberCreate
+) -> MemberPublic:
+    """Register a member under a new pseudonymous id, at a home station."""
+    if who.station_ids is not None:
+        if body.station_id is None:
+            raise who.deny("member.create", "", None, "name the member's home station")
+        who.check_scope("member.create", f"station {body.station_id}", body.station_id)
+    member = members.create_member(session, services.keys, body)
+    audit(session, who, "member.create", member.id, member.station_id)
     session.commit()
     return members.public(session, member)
 
 
 @router.get("/members/{member_id}")
-def read_member(session: SessionDep, who: CallerDep, member_id: str) -> MemberPublic:
+def read_member(session: SessionDep, who: Readers, member_id: str) -> MemberPublic:
     """Show one member (an audited read of personal data)."""
-    member = members.get_member(session, member_id)
-    audit(session, who, "member.read", member_id)
+    member = member_in_reach(session, who, member_id, "member.read")
+    audit(session, who, "member.read", member_id, member.station_id)
     session.commit()
     return members.public(session, member)
 
 
 @router.get("/members/{member_id}/consents")
-def list_consents(session: SessionDep, who: CallerDep, member_id: str) -> list[ConsentPublic]:
+def list_consents(session: SessionDep, who: Readers, member_id: str) -> list[ConsentPublic]:
     """List a member's consent records."""
+    member = member_in_reach(session, who, member_id, "consent.read")
     records = members.consents(session, member_id)
-    audit(session, who, "consent.read", member_id)
+    audit(session, who, "consent.read", member_id, member.station_id)
     session.commit()
     return [ConsentPublic.model_validate(r, from_attributes=True) for r in records]
 
 
 @router.post("/members/{member_id}/consents", status_code=status.HTTP_201_CREATED)
 def give_consent(
-    session: SessionDep, who: CallerDep, now: NowDep, member_id: str, body: ConsentCreate
+    session: SessionDep,
+    who: Annotated[Caller, allow(Role.ADMIN, Role.MANAGER, Role.NODE)],
+    now: NowDep,
+    member_id: str,
+    body: ConsentCreate,
 ) -> ConsentPublic:
-    """Record a consent the member gave on a station's screen."""
+    """Record a consent the member gave on a station's screen (the station's node, or its
+    manager), to a published consent text."""
+    who.check_scope(f"consent.{body.kind.value}", f"station {body.station_id}", body.station_id)
     record = members.record_consent(session, member_id, body, now)
-    audit(session, who, f"consent.{body.kind.value}", member_id, body.station_id)
+    audit(session, who, f"consent.{body.kind.value}", member_id, body.station_id, body.text_version)
     session.commit()
     return ConsentPublic.model_validate(record, from_attributes=True)
 
 
 @router.post("/members/{member_id}/consents/{consent_id}/withdraw")
 def withdraw_consent(
-    session: SessionDep, who: CallerDep, now: NowDep, member_id: str, consent_id: int
+    session: SessionDep, who: Holders, now: NowDep, member_id: str, consent_id: int
 ) -> ConsentPublic:
     """Withdraw a consent; nodes delete the face template at their next sync."""
+    member_in_reach(session, who, member_id, "consent.withdraw")
     record = members.withdraw_consent(session, member_id, consent_id, now)
     audit(session, who, "consent.withdraw", member_id, record.station_id)
     session.commit()
@@ -90,36 +120,40 @@ def withdraw_consent(
 @router.post("/members/{member_id}/revoke", status_code=status.HTTP_204_NO_CONTENT)
 def revoke_member(
     session: SessionDep,
-    who: CallerDep,
+    who: Revokers,
     now: NowDep,
     member_id: str,
     reason: Annotated[str, Query(max_length=200, description="Why, for the record.")] = "",
 ) -> None:
     """Stop every node accepting the member's tokens from their next sync."""
+    member = member_in_reach(session, who, member_id, "member.revoke")
     members.revoke(session, member_id, reason, now)
-    audit(session, who, "member.revoke", member_id, detail=reason)
+    audit(session, who, "member.revoke", member_id, member.station_id, detail=reason)
     session.commit()
 
 
 @router.post("/members/{member_id}/reinstate", status_code=status.HTTP_204_NO_CONTENT)
-def reinstate_member(session: SessionDep, who: CallerDep, member_id: str) -> None:
+def reinstate_member(session: SessionDep, who: Keepers, member_id: str) -> None:
     """Lift a revocation."""
+    member = member_in_reach(session, who, member_id, "member.reinstate")
     members.reinstate(session, member_id)
-    audit(session, who, "member.reinstate", member_id)
+    audit(session, who, "member.reinstate", member_id, member.station_id)
     session.commit()
 
 
 @router.post("/members/{member_id}/tokens", status_code=status.HTTP_201_CREATED)
 def issue_token(
+    services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: Holders,
     now: NowDep,
     member_id: str,
     body: TokenRequest,
 ) -> IssuedToken:
     """Issue a signed entry token for the member, good only where the caller may act."""
+    member_in_reach(session, who, member_id, "token.issue")
     _check_token_scopes(who, body.scopes)
-    token, claims = members.issue_token(session, member_id, body, now)
+    token, claims = members.issue_token(session, services.keys, member_id, body, now)
     audit(session, who, "token.issue", member_id, detail=",".join(body.scopes))
     session.commit()
     return IssuedToken(token=token, member_id=member_id, expires_at=claims.expires_at)
@@ -127,53 +161,27 @@ def issue_token(
 
 @router.get("/members/{member_id}/qr.png", response_class=Response)
 def token_qr(
+    services: ServicesDep,
     session: SessionDep,
-    who: CallerDep,
+    who: Holders,
     now: NowDep,
     member_id: str,
     scope: Annotated[list[str], Query(min_length=1, max_length=8, description="Stations.")],
     ttl_s: Annotated[int, Query(ge=5, le=3600, description="Lifetime in seconds.")] = 30,
 ) -> Response:
-    """Issue a fresh token and return it as a PNG QR code."""
-    issued = issue_token(session, who, now, member_id, TokenRequest(scopes=scope, ttl_s=ttl_s))
-    return Response(qr_png(issued.token), media_type="image/png")
-
-
-_PAGE = """<!doctype html><meta charset="utf-8"><title>Entry code</title>
-<body style="font-family:sans-serif;text-align:center">
-<h1>Show this at the door</h1><img id="qr" alt="entry QR code" width="320">
-<p>It refreshes every 30 s.</p>
-<script>
-const src = {src};
-function load() {{ document.getElementById("qr").src = src + "&t=" + Date.now(); }}
-load(); setInterval(load, 30000);
-</script></body>"""
-
-
-@router.get("/members/{member_id}/page", response_class=HTMLResponse)
-def member_page(
-    session: SessionDep,
-    member_id: str,
-    scope: Annotated[list[str], Query(min_length=1, max_length=8, description="Stations.")],
-    access_token: Annotated[str, Query(description="The caller's token, for the image.")],
-) -> str:
-    """A page that shows the member a QR code that refreshes itself every 30 s."""
-    members.get_member(session, member_id)
-    query = "&".join(f"scope={escape(s, quote=True)}" for s in scope)
-    src = f"qr.png?{query}&ttl_s=40&access_token={escape(access_token, quote=True)}"
-    return _PAGE.format(src=repr(src))
-
-
-@router.get("/entry/sync")
-def entry_sync(session: SessionDep) -> EntrySync:
-    """What nodes pull: the public key, revoked members, withdrawn face consents."""
-    return members.entry_sync(session)
+    """Issue a fresh token and return it as a PNG QR code (never cached)."""
+    issued = issue_token(
+        services, session, who, now, member_id, TokenRequest(scopes=scope, ttl_s=ttl_s)
+    )
+    return Response(
+        qr_png(issued.token), media_type="image/png", headers={"Cache-Control": "no-store"}
+    )
 
 
 @router.get("/stations/{station_id}/occupancy")
 def station_occupancy(
     session: SessionDep,
-    who: CallerDep,
+    who: StaffDep,
     now: NowDep,
     station_id: str,
     hours: Annotated[float, Query(gt=0, le=24 * 31, description="Window for dwell time.")] = 24,

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 from sqlmodel import col, select
 
-from station.duty.api.access import CallerDep
+from station.duty.api.access import StaffDep
 from station.duty.listing import Page, PagingDep, filtered, in_window, paginate
 from station.duty.people.audit import audit
 from station.duty.people.models import VisitPublic, VisitRecord
@@ -24,7 +24,7 @@ Until = Annotated[datetime | None, Query(description="Before this time.")]
 def list_visits(
     session: SessionDep,
     paging: PagingDep,
-    who: CallerDep,
+    who: StaffDep,
     station_id: str | None = None,
     member_id: str | None = None,
     method: str | None = None,

@@ -1,0 +1,119 @@
+"""Tables and API shapes of a member's rights and own access: the member credential,
+erasure with its deletion orders to nodes, consent counts kept after erasure, the export."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from sqlmodel import Field, SQLModel
+
+from station.duty.db import UTCDateTime
+from station.duty.people.models import AuditPublic, ConsentPublic, MemberPublic, VisitPublic
+
+
+class MemberCredentialRequest(BaseModel):
+    """Body to issue a member's own short-lived credential for their entry-code page."""
+
+    model_config = ConfigDict(extra="forbid")
+    scopes: list[str] = Field(
+        min_length=1, max_length=8, description="Stations the member's codes may open."
+    )
+    ttl_s: int | None = Field(
+        default=None, ge=60, le=7 * 24 * 3600, description="Lifetime; default from settings."
+    )
+
+
+class IssuedMemberCredential(BaseModel):
+    """A member credential, and the page that uses it (the credential rides in the fragment,
+    which browsers never send to a server or a proxy)."""
+
+    credential: str
+    member_id: str
+    scopes: list[str]
+    expires_at: datetime
+    page_url: str
+
+
+class DeletionReport(BaseModel):
+    """Members whose templates a node has deleted, confirming their deletion orders."""
+
+    model_config = ConfigDict(extra="forbid")
+    member_ids: list[str] = Field(max_length=10_000)
+
+
+class DeletionReceipt(BaseModel):
+    """How many open deletion orders a report confirmed."""
+
+    confirmed: int
+
+
+class ConsentTally(SQLModel, table=True):
+    """Consents of erased members, kept only as counts per station, kind and text version."""
+
+    __tablename__ = "consent_tally"
+
+    station_id: str = Field(foreign_key="station.id", primary_key=True, max_length=64)
+    kind: str = Field(primary_key=True, max_length=16)
+    text_version: str = Field(primary_key=True, max_length=32)
+    granted: int = Field(default=0, description="Consents given by members since erased.")
+    withdrawn: int = Field(default=0, description="Of those, withdrawn before the erasure.")
+
+
+class MemberErasure(SQLModel, table=True):
+    """A member erased at their request: the record of it, and the nodes that must delete."""
+
+    __tablename__ = "member_erasure"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: str = Field(
+        max_length=64, index=True, description="The pseudonymous id, for nodes to delete by."
+    )
+    station_id: str | None = Field(default=None, max_length=64, index=True)
+    erased_at: datetime = Field(sa_type=UTCDateTime)
+    erased_by: str = Field(max_length=128)
+
+
+class ErasureOrder(SQLModel, table=True):
+    """A deletion order to one node, open until the node confirms it in a sync."""
+
+    __tablename__ = "erasure_order"
+
+    erasure_id: int = Field(foreign_key="member_erasure.id", primary_key=True)
+    node_id: str = Field(foreign_key="node.id", primary_key=True, max_length=64)
+    confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
+
+
+class ErasureOrderPublic(BaseModel):
+    """One node's deletion order and its confirmation."""
+
+    node_id: str
+    confirmed_at: datetime | None
+
+
+class ErasurePublic(BaseModel):
+    """An erasure as the API shows it: when, by whom, and which nodes have confirmed."""
+
+    id: int
+    member_id: str
+    station_id: str | None
+    erased_at: datetime
+    erased_by: str
+    orders: list[ErasureOrderPublic]
+    complete: bool = Field(description="Every node has confirmed its deletion.")
+
+
+class MemberExport(BaseModel):
+    """Everything cloud-duty holds about one member (PIPL art. 45)."""
+
+    exported_at: datetime
+    member: MemberPublic
+    consents: list[ConsentPublic]
+    revocation: dict[str, Any] | None
+    visits: list[VisitPublic]
+    audit: list[AuditPublic] = Field(description="Who did or read what about this member.")
+    note: str = (
+        "Face templates are never held by cloud-duty: they stay, encrypted, on the nodes "
+        "where you enrolled. Phone numbers are kept only as a keyed hash."
+    )
