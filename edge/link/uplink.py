@@ -163,6 +163,7 @@ class Uplink:
         self._wake.set()
         if self._drain_thread is not None:
             self._drain_thread.join(timeout_s)
+        self._await_receipts(timeout_s)
         if self.connected:
             goodbye = self._status(NodeState.OFFLINE, "shutdown")
             info = self._client.publish(self._status_topic, goodbye, qos=1, retain=True)
@@ -177,6 +178,15 @@ class Uplink:
         self._client.loop_stop()
         self._connected.clear()
         log.info("uplink stopped; %d message(s) left in the outbox", self.outbox.depth())
+
+    def _await_receipts(self, timeout_s: float) -> None:
+        # Events sent just before a clean stop (the ENDs) are stored by now, or soon: wait
+        # briefly for their receipts rather than leave them to be sent again next start.
+        deadline = time.monotonic() + timeout_s
+        while self.connected and len(self._window) and time.monotonic() < deadline:
+            self._apply_acks()
+            self._apply_receipts()
+            time.sleep(0.05)
 
     # -- paho wiring ------------------------------------------------------------------------
 

@@ -84,8 +84,8 @@ def test_a_node_cannot_read_outside_its_subtree(probes: dict[str, Probe]) -> Non
     assert two.publish(TWO.topic(TopicKind.EVENT), b"two-event")
     assert duty.publish(TWO.topic(TopicKind.CMD), b"two-cmd")
     # Published after the others: once it arrives, anything leaked would have arrived first.
-    assert one.publish(ONE.topic(TopicKind.HEALTH), b"canary")
-    one.wait_message(ONE.topic(TopicKind.HEALTH), b"canary")
+    assert duty.publish(ONE.topic(TopicKind.CMD), b"canary")
+    one.wait_message(ONE.topic(TopicKind.CMD), b"canary")
     assert all(topic.startswith("uws/v1/node-1/") for topic, _ in one.received), one.received
 
 

@@ -21,7 +21,7 @@ def test_codes_are_read_wherever_they_are_and_photos_without_one_give_none(
     photo = media_dir / "people" / "bus.jpg"
     assert reader.read(load_image(photo)) is None
     assert reader.read(load_image(media_dir / "people" / "zidane.jpg")) is None
-    for at in ((0, 0), (400, 200), (700, 500), (810, 540)):
+    for at in ((0, 0), (400, 200), (700, 500), (800, 530)):
         token, _ = signer.issue("m-1", ["st-1"], datetime.now(UTC))
         frame = qr_frame(token, photo, at)
         assert reader.read(frame) == token, at
