@@ -106,3 +106,35 @@ def test_a_rotation_keeps_old_tokens_and_phone_hashes_working(
     assert stored == read_key_file(key_file, strict=True).phone_hashes("13800000009")[0]
     assert legacy
     assert rows == 0  # the database holds no key
+
+
+def test_keys_an_older_version_kept_in_the_database_move_to_the_key_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from sqlmodel import Session
+
+    from station.cli.main import main
+    from station.duty.db import make_engine, migrate
+    from station.duty.people.models import EntryKey
+    from station.tokens import new_private_key, public_key_of
+
+    url = f"sqlite:///{tmp_path / 'old.sqlite'}"
+    engine = make_engine(url)
+    migrate(engine)
+    private, phone = new_private_key(), bytes(range(32))
+    with Session(engine) as session:
+        session.add(EntryKey(private_key=private.hex(), phone_key=phone.hex()))
+        session.commit()
+    monkeypatch.setenv("UWS_DATABASE_URL", url)
+    key_file = tmp_path / "keys.json"
+    assert main(["keys", "import-legacy", "--file", str(key_file)]) == 0
+    ring = read_key_file(key_file, strict=True)
+    assert ring.signing_keys == (private,)  # nodes keep the key they were configured with
+    assert ring.phone_keys == (phone,)
+    assert public_key_of(private) in capsys.readouterr().out
+    with Session(engine) as session:
+        assert session.get(EntryKey, 1) is None
+    assert main(["keys", "import-legacy", "--file", str(key_file)]) == 2  # nothing left
+    assert main(["keys", "rotate", "--file", str(key_file)]) == 0
+    assert read_key_file(key_file, strict=True).signing_keys[1] == private
+    engine.dispose()
