@@ -13,6 +13,7 @@ from dashboard.models import (
     AlertPage,
     Consent,
     DailyRow,
+    Erasure,
     Login,
     Member,
     Node,
@@ -187,6 +188,24 @@ class DutyClient:
     def revoke(self, member_id: str, reason: str) -> None:
         """Stop every node accepting the member's entry tokens."""
         self._send("POST", f"/members/{member_id}/revoke", params={"reason": reason})
+
+    def member_link(self, member_id: str, stations: list[str]) -> str:
+        """The member's own page link, with their short-lived credential in its fragment."""
+        path = f"/members/{member_id}/credential"
+        return str(self._send("POST", path, json={"scopes": stations}).json()["page_url"])
+
+    def export(self, member_id: str) -> bytes:
+        """Everything held about the member, as JSON (an audited read)."""
+        return self._send("GET", f"/members/{member_id}/export").content
+
+    def erase(self, member_id: str) -> Erasure:
+        """Erase the member; nodes holding their template get deletion orders."""
+        return Erasure.model_validate(self._send("DELETE", f"/members/{member_id}").json())
+
+    def erasures(self) -> list[Erasure]:
+        """The latest erasures of the caller's stations and each node's confirmation."""
+        result: list[Erasure] = self._get(list[Erasure], "/erasures")
+        return result
 
     def qr_png(self, member_id: str, stations: list[str], ttl_s: int) -> bytes:
         """A fresh entry token for the member as a PNG QR code."""

@@ -180,5 +180,24 @@ class Consent(ApiModel):
     withdrawn_at: datetime | None
 
 
+class ErasureOrder(ApiModel):
+    """A deletion order to one node, and when the node confirmed it."""
+
+    node_id: str
+    confirmed_at: datetime | None
+
+
+class Erasure(ApiModel):
+    """An erased member, and each node's confirmation that their template is gone."""
+
+    id: int
+    member_id: str
+    station_id: str | None
+    erased_at: datetime
+    erased_by: str
+    orders: list[ErasureOrder]
+    complete: bool
+
+
 class AlertPage(Page[Alert]):
     """A page of alerts (a named class, so the cache can pickle it)."""

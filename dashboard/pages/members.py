@@ -89,6 +89,15 @@ if st.button("Make QR code", disabled=member.revoked or not scope):
             "Download to print or send", png, file_name=f"{member.id}-qr.png", mime="image/png"
         )
 
+st.subheader("The member's own page")
+st.caption("A link for the member's phone: their own codes, nothing of yours. It expires.")
+if st.button("Make page link", disabled=member.revoked or not scope):
+    try:
+        with data.client(token) as duty:
+            st.code(duty.member_link(member.id, list(scope)), language=None)
+    except DutyError as err:
+        st.error(f"No link: {err.detail}")
+
 st.subheader("Revoke")
 reason = st.text_input("Reason (kept in the record)", max_chars=200)
 if st.button("Revoke entry", disabled=member.revoked, type="primary"):
@@ -99,3 +108,50 @@ if st.button("Revoke entry", disabled=member.revoked, type="primary"):
         st.error(f"Not revoked: {err.detail}")
     else:
         st.success(f"{member.id} is revoked: nodes refuse their codes from the next sync.")
+
+st.subheader("The member's rights")
+if st.button("Export everything held"):  # an audited read: only when asked
+    try:
+        with data.client(token) as duty:
+            exported = duty.export(member.id)
+    except DutyError as err:
+        st.error(f"No export: {err.detail}")
+    else:
+        st.download_button(
+            "Download the export (JSON)",
+            exported,
+            file_name=f"{member.id}.json",
+            mime="application/json",
+        )
+sure = st.checkbox(f"Erase {member.id} for good (at their request)")
+if st.button("Erase member", disabled=not sure):
+    try:
+        with data.client(token) as duty:
+            erased = duty.erase(member.id)
+    except DutyError as err:
+        st.error(f"Not erased: {err.detail}")
+    else:
+        st.session_state.pop("member_id", None)
+        nodes = ", ".join(o.node_id for o in erased.orders) or "none"
+        st.success(f"{member.id} is erased; deletion orders to nodes: {nodes}.")
+
+st.subheader("Erasures")
+try:
+    with data.client(token) as duty:
+        done = duty.erasures()
+except DutyError as err:
+    data.show_error(err)
+rows = [
+    {
+        "member": e.member_id,
+        "erased": e.erased_at,
+        "by": e.erased_by,
+        "nodes confirmed": f"{sum(o.confirmed_at is not None for o in e.orders)}/{len(e.orders)}",
+        "complete": e.complete,
+    }
+    for e in done
+]
+if rows:
+    st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+else:
+    st.caption("No member erased yet.")

@@ -47,6 +47,8 @@ def add_entry_commands(sub: Any) -> None:
         ("revoke", "refuse the member's tokens from every node's next sync"),
         ("reinstate", "lift a revocation"),
         ("consents", "list a member's consent records"),
+        ("export", "everything held about the member, as JSON"),
+        ("erase", "erase the member; nodes delete their face template and confirm"),
     ):
         cmd = member_sub.add_parser(name, help=helptext)
         _common(cmd)
@@ -64,6 +66,14 @@ def add_entry_commands(sub: Any) -> None:
     withdraw.add_argument("member")
     withdraw.add_argument("--consent", type=int, required=True, help="consent record id")
     withdraw.set_defaults(func=run_entry_command, entry_func=_member_withdraw)
+    link = member_sub.add_parser(
+        "link", help="the member's own page link (a short-lived member credential)"
+    )
+    _common(link)
+    link.add_argument("member")
+    link.add_argument("--scope", action="append", required=True, help="station id")
+    link.add_argument("--ttl", type=int, help="lifetime in seconds (default: cloud-duty's)")
+    link.set_defaults(func=run_entry_command, entry_func=_member_link)
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
@@ -114,8 +124,10 @@ def _member_simple(args: argparse.Namespace) -> None:
     path = f"/members/{args.member}"
     if args.action == "show":
         _print(_call(args, "GET", path).json())
-    elif args.action == "consents":
-        _print(_call(args, "GET", f"{path}/consents").json())
+    elif args.action in ("consents", "export"):
+        _print(_call(args, "GET", f"{path}/{args.action}").json())
+    elif args.action == "erase":
+        _print(_call(args, "DELETE", path).json())
     else:
         _call(args, "POST", f"{path}/{args.action}")
         _print({"member": args.member, "done": args.action})
@@ -124,6 +136,14 @@ def _member_simple(args: argparse.Namespace) -> None:
 def _member_consent(args: argparse.Namespace) -> None:
     body = {"kind": args.kind, "text_version": args.version, "station_id": args.station}
     _print(_call(args, "POST", f"/members/{args.member}/consents", json=body).json())
+
+
+def _member_link(args: argparse.Namespace) -> None:
+    body: dict[str, Any] = {"scopes": args.scope}
+    if args.ttl:
+        body["ttl_s"] = args.ttl
+    issued = _call(args, "POST", f"/members/{args.member}/credential", json=body).json()
+    _print({"page_url": issued["page_url"], "expires_at": issued["expires_at"]})
 
 
 def _member_withdraw(args: argparse.Namespace) -> None:

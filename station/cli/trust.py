@@ -94,8 +94,8 @@ def run_keys(args: argparse.Namespace) -> int:
 
 
 def _import_legacy(path: Path) -> None:
-    """Append the database's old keys to the key file as previous keys, then delete them
-    from the database."""
+    """Move the keys an older cloud-duty kept in its database to the key file (as its keys,
+    or as previous keys beside the file's), then delete them from the database."""
     from sqlmodel import Session
 
     from station.duty.db import make_engine
@@ -109,10 +109,11 @@ def _import_legacy(path: Path) -> None:
             row = session.get(EntryKey, 1)
             if row is None:
                 raise keys.KeyFileError("the database holds no legacy keys")
-            ring = keys.read_key_file(path, strict=False) if path.exists() else keys.new_ring()
-            ring = keys.with_previous(
-                ring, bytes.fromhex(row.private_key), bytes.fromhex(row.phone_key)
-            )
+            signing, phone = bytes.fromhex(row.private_key), bytes.fromhex(row.phone_key)
+            if path.exists():  # the file's keys stay current; the old ones still verify
+                ring = keys.with_previous(keys.read_key_file(path, strict=False), signing, phone)
+            else:  # nothing changes for nodes: the old keys stay the current ones
+                ring = keys.KeyRing((signing,), (phone,))
             keys.write_key_file(path, ring)
             session.delete(row)
             session.commit()

@@ -30,6 +30,7 @@ from station.duty.fleet.registry import NodeDirectory
 from station.duty.jobs import escalate_soon, start_scheduler
 from station.duty.people.auth import ensure_admin
 from station.duty.people.keys import KeyRing, load_keys
+from station.duty.people.models import EntryKey
 from station.duty.services import Services, services_of
 from station.duty.settings import DutySettings
 
@@ -45,6 +46,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     migrate(services.engine)
     with Session(services.engine) as session:
         ensure_admin(session, settings.admin_username, settings.admin_password.get_secret_value())
+        if session.get(EntryKey, 1) is not None:
+            logger.warning(
+                "the database still holds the old signing and phone-hash keys: move them to "
+                "the key file with `station keys import-legacy --file %s`",
+                settings.key_file,
+            )
     ingest = MqttIngest(settings, services.pipeline) if settings.start_ingest else None
     if ingest is not None:
         ingest.start()

@@ -141,3 +141,29 @@ def test_signing_out_revokes_the_token(browser: Browser, duty: DutyServer) -> No
     with duty.client() as http:
         denied = http.get("/api/v1/audit", params={"actor": "li", "outcome": "denied"}).json()
     assert [d["detail"] for d in denied["items"]] == ["token used after sign-out"]
+
+
+def test_the_members_own_page_shows_a_code_with_its_credential_in_a_header(
+    browser: Browser, duty: DutyServer
+) -> None:
+    with duty.client() as http:
+        member = http.post("/api/v1/members", json={"occupation": "rider"}).json()["id"]
+        issued = http.post(f"/api/v1/members/{member}/credential", json={"scopes": ["st-north"]})
+    link = issued.json()["page_url"].replace(duty.settings.console_url.rstrip("/"), duty.url)
+    credential = issued.json()["credential"]
+    page = browser.new_page(viewport={"width": 412, "height": 860})
+    urls: list[str] = []
+    page.on("request", lambda request: urls.append(request.url))
+    page.goto(link)
+    qr = page.locator("#qr")
+    expect(qr).to_be_visible(timeout=10_000)
+    wait_until(lambda: qr.evaluate("i => i.naturalWidth") > 100, 10, "the code")
+    assert "#" not in page.url  # the credential left the address bar
+    assert any("/qr.png?scope=st-north" in u for u in urls)
+    assert not [u for u in urls if credential in u or "access_token" in u]
+    page.reload()  # the tab keeps working after a reload, from session storage
+    wait_until(lambda: page.locator("#qr").evaluate("i => i.naturalWidth") > 100, 10, "reload")
+    with duty.client() as http:
+        http.post(f"/api/v1/members/{member}/revoke").raise_for_status()
+    page.reload()
+    expect(page.locator("#note")).to_contain_text("expired", timeout=10_000)

@@ -187,3 +187,27 @@ def test_reports_page_offers_csv_and_a_monthly_summary(app: AppTest, seeded: See
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Visits"].replace(",", "")) > 0
     assert len(app.get("vega_lite_chart")) == 3
+
+
+def test_members_page_makes_a_page_link_exports_and_erases(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    _signed_in(app, seeded)
+    app.switch_page("pages/members.py").run()
+    app.button[0].click().run()  # register a member at the manager's first station
+    member_id = app.session_state["member_id"]
+    next(b for b in app.button if b.label == "Make page link").click().run()
+    assert not app.exception
+    link = app.code[0].value
+    assert f"/members/{member_id}/page#c=UWM1." in link
+    next(b for b in app.button if b.label == "Export everything held").click().run()
+    downloads = [getattr(d, "label", "") for d in app.get("download_button")]
+    assert "Download the export (JSON)" in downloads
+    next(c for c in app.checkbox if c.label.startswith("Erase")).check().run()
+    next(b for b in app.button if b.label == "Erase member").click().run()
+    assert any("is erased" in s.value for s in app.success), [e.value for e in app.error]
+    with seeded.manager() as http:
+        assert http.get(f"/api/v1/members/{member_id}/export").status_code == 404
+        [erased] = [e for e in http.get("/api/v1/erasures").json() if e["member_id"] == member_id]
+    assert erased["orders"] == []  # no face enrolled: no node holds a template
+    assert erased["complete"] is True

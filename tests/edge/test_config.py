@@ -107,3 +107,57 @@ def test_missing_file_and_non_mapping(tmp_path: Path) -> None:
         load_config(tmp_path / "absent.yaml")
     with pytest.raises(ConfigError, match="mapping"):
         load_config(write(tmp_path, "- just\n- a list\n"))
+
+
+ENTRY = """
+devices: {broker: {host: 127.0.0.1}}
+entry:
+  policy:
+    station_id: st-1
+    public_key: AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA
+    state_path: e.db
+  duty_url: http://127.0.0.1:8000
+  duty_token: TOKEN
+"""
+
+
+@pytest.mark.parametrize("token", ["dev-token", "uwss_a-staff-sign-in", "UWM1.a.b", "admin"])
+def test_the_node_refuses_any_token_but_its_own_node_credential(tmp_path: Path, token: str) -> None:
+    with pytest.raises(ConfigError, match="never an admin, service or user token"):
+        load_config(write(tmp_path, GOOD + ENTRY.replace("TOKEN", token)))
+    config = load_config(write(tmp_path, GOOD + ENTRY.replace("TOKEN", "uwsn_its-own")))
+    assert config.entry is not None
+    assert config.entry.duty_token.get_secret_value() == "uwsn_its-own"
+
+
+def test_credentials_fill_the_config_and_must_be_private(tmp_path: Path) -> None:
+    from edge.enrol import NodeCredentials, write_credentials
+
+    held = NodeCredentials.model_validate(
+        {
+            "node_id": "demo-node-1",
+            "station_id": "st-7",
+            "duty_url": "https://duty.example",
+            "duty_token": "uwsn_secret",
+            "broker_username": "demo-node-1",
+            "broker_password": "broker-secret",
+            "entry_public_keys": ["B" * 43, "C" * 43],
+        }
+    )
+    write_credentials(tmp_path / "creds.yaml", held)
+    text = GOOD.replace("node_id: demo-node-1\n", "credentials: creds.yaml\n")
+    text = text.replace(", username: node1, password: s3cret", "")
+    entry = "devices: {broker: {host: 127.0.0.1}}\nentry: {policy: {state_path: e.db}}\n"
+    config = load_config(write(tmp_path, text + entry))
+    assert config.node_id == "demo-node-1"
+    assert config.cloud.password is not None
+    assert config.cloud.password.get_secret_value() == "broker-secret"
+    assert config.entry is not None
+    assert config.entry.policy.station_id == "st-7"
+    assert config.entry.policy.previous_public_keys == ["C" * 43]
+    assert config.entry.duty_url == "https://duty.example"
+    with pytest.raises(ConfigError, match="not the enrolled node"):
+        load_config(write(tmp_path, "node_id: other\n" + text + entry))
+    (tmp_path / "creds.yaml").chmod(0o640)
+    with pytest.raises(ConfigError, match="chmod 600"):
+        load_config(write(tmp_path, text + entry))

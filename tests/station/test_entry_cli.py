@@ -80,6 +80,16 @@ def test_member_and_qr_commands(
         capsys, "qr", "issue", *url, "--member", member, "--scope", "st-1", "--out", str(png)
     )
     assert code == 2  # refused: revoked
+    code, out = _run(capsys, "member", "link", member, *url, "--scope", "st-1")
+    assert code == 2  # refused: revoked
+    assert _run(capsys, "member", "reinstate", member, *url)[0] == 0
+    code, out = _run(capsys, "member", "link", member, *url, "--scope", "st-1")
+    assert "#c=UWM1." in json.loads(out)["page_url"]
+    code, out = _run(capsys, "member", "export", member, *url)
+    assert [c["id"] for c in json.loads(out)["consents"]] == [consent]
+    code, out = _run(capsys, "member", "erase", member, *url)
+    assert [o["node_id"] for o in json.loads(out)["orders"]] == ["node-1"]
+    assert _run(capsys, "member", "export", member, *url)[0] == 2
     assert _run(capsys, "member", "show", "m-nobody", *url)[0] == 2
     monkeypatch.delenv("UWS_API_TOKEN")
     assert _run(capsys, "member", "show", member, *url)[0] == 2

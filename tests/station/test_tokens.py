@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from station.tokens import (
     MAX_TOKEN_CHARS,
+    MemberCredentialVerifier,
     RefusalReason,
     TokenRefusedError,
     TokenSigner,
     TokenVerifier,
+    key_id,
     new_private_key,
     public_key_of,
 )
@@ -82,3 +86,47 @@ def test_issuing_refuses_bad_input() -> None:
             signer.issue(member, scopes, NOW, ttl)
     with pytest.raises(ValueError, match="not a base64url Ed25519 key"):
         TokenVerifier("not a key", "st-1")
+
+
+def test_tokens_name_their_key_and_verify_across_a_rotation() -> None:
+    old, new = new_private_key(), new_private_key()
+    old_token, _ = TokenSigner(old).issue("m-1", ["st-1"], NOW)
+    new_token, _ = TokenSigner(new).issue("m-1", ["st-1"], NOW)
+    claims = json.loads(base64.urlsafe_b64decode(new_token.split(".")[1] + "=="))
+    assert claims["k"] == key_id(public_key_of(new)) == TokenSigner(new).key_id
+    both = TokenVerifier([public_key_of(new), public_key_of(old)], "st-1")
+    assert both.verify(old_token, NOW).member_id == "m-1"
+    assert both.verify(new_token, NOW).member_id == "m-1"
+    with pytest.raises(TokenRefusedError) as caught:
+        TokenVerifier(public_key_of(new), "st-1").verify(old_token, NOW)
+    assert caught.value.reason is RefusalReason.FORGED  # a retired key signs nothing
+
+
+def test_a_token_without_a_key_id_still_verifies() -> None:
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    body = json.dumps({"m": "m-1", "s": ["st-1"], "i": 1, "e": 2**33, "n": "abc"}).encode()
+    signature = Ed25519PrivateKey.from_private_bytes(PRIVATE).sign(body)
+    legacy = f"UWS1.{_b64(body)}.{_b64(signature)}"
+    assert _verifier().verify(legacy, NOW).member_id == "m-1"
+
+
+def test_member_credentials_and_entry_tokens_cannot_stand_in_for_each_other() -> None:
+    signer = TokenSigner(PRIVATE)
+    credential, claims = signer.issue_member_credential("m-1", ["st-1"], NOW, 3600)
+    members = MemberCredentialVerifier([public_key_of(PRIVATE)])
+    assert members.verify(credential, NOW) == claims
+    entry, _ = signer.issue("m-1", ["st-1"], NOW)
+    _, body, signature = entry.split(".")
+    for bad in (entry, f"UWM1.{body}.{signature}"):
+        with pytest.raises(TokenRefusedError):
+            members.verify(bad, NOW)
+    _, body, signature = credential.split(".")
+    assert _refusal(f"UWS1.{body}.{signature}") is RefusalReason.MALFORMED
+    with pytest.raises(TokenRefusedError) as caught:
+        members.verify(credential, NOW + timedelta(hours=2))
+    assert caught.value.reason is RefusalReason.EXPIRED
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -11,6 +11,7 @@ from enum import StrEnum
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerifyMismatchError
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
 from station.duty.errors import ConflictError, TooManyRequestsError, UnauthorizedError
@@ -169,17 +170,26 @@ def record_failure(
     Each lockout is twice as long as the one before (up to the policy's longest); only a
     successful sign-in forgets them.
     """
-    row = session.get(LoginThrottle, username) or LoginThrottle(username=username)
-    row.failures += 1
-    row.last_failure_at = now
-    locked: datetime | None = None
-    if row.failures >= policy.max_failures:
-        seconds = min(policy.lockout_s * 2**row.strikes, policy.max_lockout_s)
-        locked = now + timedelta(seconds=seconds)
-        row.locked_until, row.failures, row.strikes = locked, 0, row.strikes + 1
-    session.add(row)
-    session.commit()
-    return locked
+    for attempt in range(2):
+        row = session.get(LoginThrottle, username) or LoginThrottle(username=username)
+        row.failures += 1
+        row.last_failure_at = now
+        locked: datetime | None = None
+        if row.failures >= policy.max_failures:
+            seconds = min(policy.lockout_s * 2**row.strikes, policy.max_lockout_s)
+            locked = now + timedelta(seconds=seconds)
+            row.locked_until, row.failures, row.strikes = locked, 0, row.strikes + 1
+        session.add(row)
+        try:
+            session.commit()
+        except IntegrityError:
+            # Another replica counted this username's first failure at the same moment.
+            session.rollback()
+            if attempt:
+                raise
+            continue
+        return locked
+    return None
 
 
 def login(

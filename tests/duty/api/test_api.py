@@ -17,7 +17,7 @@ from station.duty.errors import (
     UnavailableError,
     UpstreamError,
 )
-from tests.duty.conftest import AUTH
+from tests.duty.conftest import AUTH, TOKEN
 
 
 def test_api_refuses_missing_or_wrong_token(api: TestClient) -> None:
@@ -25,6 +25,9 @@ def test_api_refuses_missing_or_wrong_token(api: TestClient) -> None:
     bad = api.get("/api/v1/alerts", headers={"Authorization": "Bearer nope"})
     assert bad.status_code == 401
     assert api.get("/api/v1/alerts", headers=AUTH).status_code == 200
+    # A token in the URL is never read: it would end up in proxy and access logs.
+    assert api.get("/api/v1/alerts", params={"access_token": TOKEN}).status_code == 401
+    assert api.get("/api/v1/alerts/feed", params={"access_token": TOKEN}).status_code == 401
 
 
 @pytest.mark.parametrize(
