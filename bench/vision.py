@@ -16,6 +16,7 @@ and the ratios pipeline/raw (1 camera) and batched/one_by_one (4 cameras).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -218,7 +219,9 @@ def main() -> None:
         __import__(args.preload)
     frames = load_frames(clip, args.frames)
     with tempfile.TemporaryDirectory() as tmp:
-        files = model_files(args, Path(tmp))
+        # Exporters print progress on stdout, which is for the JSON report.
+        with contextlib.redirect_stdout(sys.stderr):
+            files = model_files(args, Path(tmp))
         results = {name: bench_backend(path, frames, args) for name, path in files.items()}
     if "pt" in results:
         # Every backend's pipeline against raw PyTorch, the bar for a node without a GPU.
