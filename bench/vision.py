@@ -1,19 +1,22 @@
 """Vision pipeline throughput against a raw ultralytics predict loop, in the same run.
 
-For each backend (PyTorch .pt, ONNX Runtime; TensorRT where CUDA is there) and for 1 and 4
+For each backend (PyTorch .pt, ONNX Runtime, OpenVINO FP32 and INT8; TensorRT where CUDA is
+there), any model and clip given on the command line, and for 1 and 4
 cameras it prints frames per second and per-frame latency of:
   raw       - YOLO.predict on one frame at a time (the baseline)
   pipeline  - the whole pipeline: one model call per batch, tracking, fall/fire/crowd logic
   one_by_one (4 cameras) - the pipeline called once per camera instead of once per batch
 and the ratios pipeline/raw (1 camera) and batched/one_by_one (4 cameras).
 
-    .venv/bin/python -m bench.vision --frames 16 --backends pt,onnx
+    .venv/bin/python -m bench.vision --frames 16 --backends pt,onnx,openvino,openvino-int8 \
+        --imgsz 384,640 --clip ../shared/media/fire/cctv_fire_testvideo.mp4
     .venv/bin/python -m bench.vision --device cuda:0 --half --backends pt,onnx,engine
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import logging
 import os
@@ -37,23 +40,23 @@ import cv2
 import numpy as np
 
 from vision.detector import YoloDetector
-from vision.export import ExportFormat, export_model
+from vision.export import Calibration, ExportFormat, export_model
 from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
 from vision.weights import resolve_weights
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 
 
-def load_frames(media: Path, count: int) -> list[np.ndarray]:
-    """Read `count` frames spread over the crowd clip."""
-    capture = cv2.VideoCapture(str(media / "crowd" / "people1.mp4"))
+def load_frames(clip: Path, count: int) -> list[np.ndarray]:
+    """Read `count` frames spread over a clip."""
+    capture = cv2.VideoCapture(str(clip))
     total = int(capture.get(cv2.CAP_PROP_FRAME_COUNT))
     frames = []
     for i in range(count):
         capture.set(cv2.CAP_PROP_POS_FRAMES, i * total // count)
         ok, frame = capture.read()
         if not ok:
-            raise SystemExit(f"cannot read frame {i} of the crowd clip under {media}")
+            raise SystemExit(f"cannot read frame {i} of {clip}")
         frames.append(frame)
     capture.release()
     return frames
@@ -167,15 +170,18 @@ def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, Path]:
     for backend in args.backends.split(","):
         if backend == "pt":
             files["pt"] = pt
-        elif backend in ("onnx", "engine", "openvino"):
+        elif backend in ("onnx", "engine", "openvino", "openvino-int8"):
+            int8 = backend == "openvino-int8"
             files[backend] = export_model(
                 str(pt),
                 workdir / backend,
-                ExportFormat(backend),
+                ExportFormat.OPENVINO if int8 else ExportFormat(backend),
                 imgsz=args.imgsz,
                 half=args.half and backend == "engine",
                 batch=4,
                 device=args.device,
+                preload=args.preload,
+                int8=Calibration((Path(args.clip),)) if int8 else None,
             )
         else:
             raise SystemExit(f"unknown backend {backend!r}")
@@ -191,31 +197,56 @@ def main() -> None:
     parser.add_argument("--media", default=media_default, help="shared media folder")
     parser.add_argument("--model", default="package:fall_detection/models/best.pt")
     parser.add_argument("--frames", type=int, default=16, help="calls per measurement")
-    parser.add_argument("--imgsz", type=int, default=640)
+    parser.add_argument(
+        "--clip", help="clip to measure on (default: the shared crowd clip)", default=None
+    )
+    parser.add_argument("--preload", help="module the weights need imported (fire_detector)")
+    parser.add_argument("--imgsz", type=_input_size, default=640, help="640 or HEIGHT,WIDTH")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--half", action="store_true", help="FP16 (CUDA only)")
-    parser.add_argument("--backends", default="pt,onnx", help="pt, onnx, engine, openvino")
+    parser.add_argument(
+        "--backends", default="pt,onnx", help="pt, onnx, openvino, openvino-int8, engine"
+    )
     args = parser.parse_args()
     if args.frames < 4:
         raise SystemExit("--frames must be at least 4")
     from ultralytics.utils import LOGGER  # noqa: PLC0415
 
     LOGGER.setLevel(logging.WARNING)  # its progress lines go to stdout, which is for the JSON
-    frames = load_frames(Path(args.media), args.frames)
+    clip = Path(args.clip) if args.clip else Path(args.media) / "crowd" / "people1.mp4"
+    args.clip = str(clip)
+    if args.preload:
+        __import__(args.preload)
+    frames = load_frames(clip, args.frames)
     with tempfile.TemporaryDirectory() as tmp:
-        files = model_files(args, Path(tmp))
+        # Exporters print progress on stdout, which is for the JSON report.
+        with contextlib.redirect_stdout(sys.stderr):
+            files = model_files(args, Path(tmp))
         results = {name: bench_backend(path, frames, args) for name, path in files.items()}
+    if "pt" in results:
+        # Every backend's pipeline against raw PyTorch, the bar for a node without a GPU.
+        base = results["pt"]["raw_1cam"]["fps"]
+        for result in results.values():
+            result["ratio_pipeline_1cam_vs_raw_pt"] = round(
+                result["pipeline_1cam"]["fps"] / base, 3
+            )
     shape = frames[0].shape
     report = {
         "device": args.device,
         "half": args.half,
         "frame": f"{shape[1]}x{shape[0]}",
         "imgsz": args.imgsz,
+        "clip": args.clip,
         "frames": args.frames,
         "cpu_count": os.cpu_count(),
         "backends": results,
     }
     print(json.dumps(report, indent=2))
+
+
+def _input_size(text: str) -> int | tuple[int, int]:
+    sides = [int(part) for part in text.split(",")]
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])
 
 
 if __name__ == "__main__":

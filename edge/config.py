@@ -24,7 +24,7 @@ from station.contracts import EntityId, NodeId
 from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
 from vision.roles import Role
-from vision.weights import PACKAGE_PREFIX, ModelSpec
+from vision.weights import PACKAGE_PREFIX, ImageSize, ModelSpec
 
 
 class _Section(BaseModel):
@@ -111,7 +111,7 @@ class DetectorConfig(_Section):
     """The detection model."""
 
     model: Path = Field(description="Model file (.pt, .onnx, .tflite, ...); never downloaded.")
-    imgsz: int = Field(default=640, ge=32, le=4096, description="Model input size, pixels.")
+    imgsz: ImageSize = 640
     confidence: float = Field(default=0.4, ge=0.0, le=1.0, description="Lowest score kept.")
     device: str = Field(default="cpu", description="Torch device: cpu, cuda:0, ...")
     roles: dict[str, Role | None] = Field(

@@ -31,6 +31,7 @@ from vision.fire import SensorReading
 from vision.pipeline import CameraFrame, ModelUse
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
+from vision.weights import check_roles
 
 log = logging.getLogger(__name__)
 
@@ -46,14 +47,17 @@ def node_version() -> str:
 
 
 def build_detector(config: DetectorConfig) -> YoloDetector:
-    """Load the configured model (raises vision.detector.ModelLoadError if it cannot)."""
-    return YoloDetector(
+    """Load the configured model and check its classes mean something here (else
+    vision.errors.ModelLoadError)."""
+    detector = YoloDetector(
         config.model,
         roles=RoleMap(config.roles),
         imgsz=config.imgsz,
         confidence=config.confidence,
         device=config.device,
     )
+    check_roles(detector, None)
+    return detector
 
 
 class EventRouter:

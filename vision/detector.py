@@ -48,6 +48,16 @@ class Detection:
         return (x2 - x1) / max(y2 - y1, 1e-6)
 
 
+InputSize = int | tuple[int, int]
+"""A model's input: a square side, or (height, width) of a letterboxed rectangle such as
+(384, 640) for 16:9 cameras, which spends no compute on padding."""
+
+
+def input_hw(imgsz: InputSize) -> tuple[int, int]:
+    """Return (height, width) of an input size."""
+    return (imgsz, imgsz) if isinstance(imgsz, int) else imgsz
+
+
 class Detector(Protocol):
     """Anything that turns a batch of frames into detections, one list per frame."""
 
@@ -68,7 +78,7 @@ class YoloDetector:
         self,
         model_path: Path,
         roles: RoleMap | None = None,
-        imgsz: int = 640,
+        imgsz: InputSize = 640,
         confidence: float = 0.4,
         device: str = "cpu",
         half: bool | None = None,
@@ -99,6 +109,12 @@ class YoloDetector:
     def class_names(self) -> dict[int, str]:
         """Return the model's class index -> name table."""
         return dict(self._model.names)
+
+    @property
+    def served_roles(self) -> frozenset[Role]:
+        """Return the roles this model's classes map to."""
+        found = (self.roles.role_for(name) for name in self.class_names.values())
+        return frozenset(role for role in found if role is not None)
 
     def detect(self, frames: list[np.ndarray]) -> list[list[Detection]]:
         """Detect objects in every frame (BGR arrays) with one model call for the batch."""
@@ -150,7 +166,7 @@ def _preload(module: str) -> None:
         raise ModelLoadError(f"cannot import {module!r} needed by the model: {err}") from err
 
 
-def _load_model(path: Path, imgsz: int, device: str, half: bool) -> Any:
+def _load_model(path: Path, imgsz: InputSize, device: str, half: bool) -> Any:
     """Open a YOLO model file; missing or broken files give a ModelLoadError."""
     # OpenVINO exports are folders; everything else is one file.
     if not path.exists():
@@ -165,7 +181,7 @@ def _load_model(path: Path, imgsz: int, device: str, half: bool) -> Any:
         model = YOLO(str(path), task="detect")
         # Exported backends are built lazily on the first call; make a broken file fail here,
         # and keep the slow first call out of the measured loop.
-        blank = np.zeros((imgsz, imgsz, 3), dtype=np.uint8)
+        blank = np.zeros((*input_hw(imgsz), 3), dtype=np.uint8)
         model.predict(blank, imgsz=imgsz, device=device, verbose=False, **_precision(half))
     except Exception as err:
         raise ModelLoadError(f"cannot load model file {path}: {err}") from err

