@@ -60,7 +60,7 @@ def test_realtime_file_gives_newest_frames_only(clip: str) -> None:
 
 
 def test_lossless_file_gives_every_frame_in_video_time(clip: str) -> None:
-    config = CameraConfig(source=clip, realtime=False, loop=False)
+    config = CameraConfig(source=clip, realtime=False, loop=False, max_fps=120)
     with running(config) as camera:
         frames = read_n(camera, 30)
         assert [f.index for f in frames] == list(range(30))
@@ -68,8 +68,19 @@ def test_lossless_file_gives_every_frame_in_video_time(clip: str) -> None:
         assert step == pytest.approx(1 / 23.98, rel=0.01)
 
 
+def test_lossless_file_keeps_max_fps_in_video_time(clip: str) -> None:
+    config = CameraConfig(source=clip, realtime=False, loop=False, max_fps=4)
+    with running(config) as camera:
+        frames = read_n(camera, 8)
+        steps = {round((b.ts - a.ts).total_seconds(), 3) for a, b in zip(frames, frames[1:])}
+        assert steps == {round(6 / 23.98, 3)}
+        assert [f.index for f in frames] == list(range(8))
+
+
 def test_a_file_without_loop_ends_and_disconnects(media_dir: Path) -> None:
-    config = CameraConfig(source=str(media_dir / "fall" / "fall.mp4"), realtime=False, loop=False)
+    config = CameraConfig(
+        source=str(media_dir / "fall" / "fall.mp4"), realtime=False, loop=False, max_fps=120
+    )
     with running(config) as camera:
         frames = read_n(camera, 272, timeout_s=60)
         assert frames[-1].index == 271
