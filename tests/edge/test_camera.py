@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,7 +73,7 @@ def test_lossless_file_keeps_max_fps_in_video_time(clip: str) -> None:
     config = CameraConfig(source=clip, realtime=False, loop=False, max_fps=4)
     with running(config) as camera:
         frames = read_n(camera, 8)
-        steps = {round((b.ts - a.ts).total_seconds(), 3) for a, b in zip(frames, frames[1:])}
+        steps = {round((b.ts - a.ts).total_seconds(), 3) for a, b in itertools.pairwise(frames)}
         assert steps == {round(6 / 23.98, 3)}
         assert [f.index for f in frames] == list(range(8))
 
