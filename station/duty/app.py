@@ -25,6 +25,7 @@ from station.duty.api.router import api_router
 from station.duty.clock import Clock, SystemClock
 from station.duty.db import make_engine, migrate
 from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.node_health import HealthLimits
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
 from station.duty.jobs import escalate_soon, start_scheduler
@@ -119,6 +120,9 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
         lambda opened: escalate_soon(services, opened),
         snapshots,
         timedelta(seconds=settings.reopen_window_s),
+        HealthLimits(
+            settings.camera_silent_s, settings.inference_budget_ms, settings.disk_full_percent
+        ),
     )
     services = Services(
         settings=settings,

@@ -96,6 +96,17 @@ class DutySettings(BaseSettings):
     liveness_check_s: float = Field(
         default=10, gt=0, description="How often the offline check runs."
     )
+    camera_silent_s: float = Field(
+        default=60, gt=0, description="A camera without a frame this long raises a fleet alert."
+    )
+    inference_budget_ms: float = Field(
+        default=1000,
+        gt=0,
+        description="A node whose mean model call takes longer raises a fleet alert.",
+    )
+    disk_full_percent: float = Field(
+        default=95, gt=0, le=100, description="A node's data disk this full raises a fleet alert."
+    )
     feed_poll_s: float = Field(
         default=1.0, gt=0, description="Feed poll for changes made by other replicas."
     )

@@ -31,10 +31,13 @@ from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
 from station.duty.fleet.commands import apply_result
 from station.duty.fleet.liveness import apply_device_states, apply_heartbeats, apply_status
+from station.duty.fleet.node_health import HealthLimits, apply_health_checks
 from station.duty.fleet.registry import NodeDirectory
 from station.duty.people.visits import apply_visit
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = HealthLimits(camera_silent_s=60, inference_budget_ms=1000, disk_full_percent=95)
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,7 @@ class IngestPipeline:
         on_opened: Callable[[list[int]], None] = lambda _ids: None,
         snapshots: SnapshotStorage | None = None,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+        limits: HealthLimits = DEFAULT_LIMITS,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -97,6 +101,7 @@ class IngestPipeline:
         self._on_opened = on_opened
         self._snapshots = snapshots or SnapshotStore(Path("var/snapshots"))
         self._reopen_window = reopen_window
+        self._limits = limits
         self.stats = IngestStats()
 
     def process(self, batch: list[Inbound]) -> None:
@@ -153,6 +158,7 @@ class IngestPipeline:
             for status in work.statuses:
                 apply_status(session, book, stations[status.node_id], status, now)
             apply_heartbeats(session, book, work.beats, now)
+            apply_health_checks(book, stations, work.beats, self._limits, now)
             self._apply_events(session, book, stations, work.events)
             for visit in work.visits:
                 apply_visit(session, stations[visit.node_id], visit)
