@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
+from apscheduler.schedulers.base import STATE_RUNNING
 from fastapi import APIRouter, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -38,7 +39,9 @@ def health_checks(services: Services) -> dict[str, bool]:
     if services.settings.start_ingest:
         checks["broker"] = bool(services.ingest and services.ingest.connected.is_set())
     if services.settings.start_scheduler:
-        checks["scheduler"] = bool(services.scheduler and services.scheduler.running)
+        # Paused runs no jobs (no escalation, no offline check): as bad as stopped.
+        scheduler = services.scheduler
+        checks["scheduler"] = scheduler is not None and scheduler.state == STATE_RUNNING
     return checks
 
 
