@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import psutil
 
@@ -39,6 +39,18 @@ def read_temperature() -> float | None:
     # The hottest zone is the one that throttles the SoC first.
     values = [entry.current for group in readings.values() for entry in group if entry.current]
     return max(values) if values else None
+
+
+def cpu_busy_percent(before: Any, after: Any) -> float | None:
+    """Whole-machine CPU use between two `psutil.cpu_times()` readings, or None if no time
+    passed; idle and I/O wait count as not busy, as in `psutil.cpu_percent`."""
+    total = sum(after) - sum(before)
+    if total <= 0:
+        return None
+    idle = (after.idle - before.idle) + (
+        getattr(after, "iowait", 0.0) - getattr(before, "iowait", 0.0)
+    )
+    return float(min(100.0, max(0.0, 100.0 * (total - idle) / total)))
 
 
 def disk_used_percent(path: Path) -> float | None:
@@ -83,7 +95,9 @@ class HealthReporter:
         self.metrics = metrics
         self._process = psutil.Process()
         self._process.cpu_percent(None)  # the first call only sets the baseline
-        psutil.cpu_percent(None)
+        # Our own baseline: psutil.cpu_percent(None) keeps one per process, which any other
+        # caller in the process (a library) resets.
+        self._cpu_times = psutil.cpu_times()
         self._started = time.monotonic()
         self._lock = threading.Lock()
         self._window_start = self._started
@@ -133,7 +147,7 @@ class HealthReporter:
             outbox_oldest_s=self._outbox.oldest_age_s(),
             outbox_dropped=self._outbox.dropped,
             cameras=cameras,
-            system_cpu_percent=min(100.0, psutil.cpu_percent(None)),
+            system_cpu_percent=self._system_cpu(),
             system_memory_percent=psutil.virtual_memory().percent,
             disk_used_percent=disk_used_percent(self._data_dir),
             gpu=self._gpu.read(),
@@ -141,6 +155,10 @@ class HealthReporter:
         if self.metrics is not None:
             self.metrics.observe(health)
         return health
+
+    def _system_cpu(self) -> float | None:
+        before, self._cpu_times = self._cpu_times, psutil.cpu_times()
+        return cpu_busy_percent(before, self._cpu_times)
 
     @staticmethod
     def _camera_health(

@@ -3,10 +3,12 @@ GPU where there is one (none is not an error), and `/metrics` over HTTP."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import psutil
 import pytest
 
 from edge.accelerator import NoGpu, NvmlProbe, parse_tegrastats
@@ -67,11 +69,21 @@ def test_heartbeat_carries_cameras_machine_and_no_gpu(outbox: Outbox, tmp_path: 
     assert beat.gpu is None
     assert beat.disk_used_percent is not None
     assert 0 < beat.disk_used_percent <= 100
-    assert beat.system_cpu_percent is not None
     assert beat.system_memory_percent is not None
     wire = NodeHealth.model_validate_json(beat.to_payload())
     assert wire == beat
     assert reporter.collect().inference_ms == 0.0, "each heartbeat covers its own interval"
+
+
+def test_system_cpu_is_measured_between_heartbeats(outbox: Outbox, tmp_path: Path) -> None:
+    reporter = HealthReporter("node-1", [], outbox, data_dir=tmp_path)
+    deadline = time.process_time() + 0.3
+    while time.process_time() < deadline:
+        pass  # keep one core busy so the machine cannot read idle
+    psutil.cpu_percent(None)  # another caller in the process must not reset our baseline
+    busy = reporter.collect().system_cpu_percent
+    assert busy is not None
+    assert busy > 0
 
 
 def test_missing_disk_reads_as_none(tmp_path: Path) -> None:
