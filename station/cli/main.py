@@ -11,12 +11,24 @@ from pathlib import Path
 logger = logging.getLogger(__name__)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+LOG_FORMATS = ("text", "json")
+
+
+def _setup_logging(level: str, form: str = "text") -> None:
+    """Log to stderr as text lines, or as one JSON object a line for a log collector."""
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def _run_duty(args: argparse.Namespace) -> int:
@@ -115,6 +127,12 @@ def _run_export(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="station", description=__doc__)
     parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get("UWS_LOG_FORMAT", "text"),
+        help="text lines, or JSON objects for a log collector (default: $UWS_LOG_FORMAT or text)",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
     duty = sub.add_parser("duty", help="run cloud-duty (settings from UWS_* variables)")
@@ -182,6 +200,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `station` console script."""
     args = _parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    if args.log_format not in LOG_FORMATS:
+        # The default comes from the environment, which argparse's choices do not check.
+        logger.error("UWS_LOG_FORMAT must be one of %s", ", ".join(LOG_FORMATS))
+        return 2
+    _setup_logging(args.log_level, args.log_format)
     result: int = args.func(args)
     return result

@@ -55,7 +55,9 @@ class Notice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    alert_id: int = Field(ge=1, description="The alert this notice is about.")
+    alert_id: int = Field(
+        ge=0, description="The alert this notice is about; 0 for cloud-duty's own alarms."
+    )
     station_id: str = Field(min_length=1, max_length=64, description="Station of the alert.")
     kind: str = Field(min_length=1, max_length=32, description="Alert kind, e.g. fall.")
     severity: str = Field(min_length=1, max_length=16, description="Alert severity.")

@@ -90,6 +90,7 @@ class TokenCheck:
 
 
 SERVICE = Principal(name="service-token", role=Role.ADMIN)
+MONITOR = Principal(name="metrics-scraper", role=Role.MONITOR, station_ids=frozenset())
 
 
 def hash_password(password: str) -> str:

@@ -20,13 +20,15 @@ from station.duty.db import ID_PATTERN, UTCDateTime, utc_field
 
 class Role(StrEnum):
     """Who calls: admin everything, duty staff all alerts, managers their stations; a node
-    its own station's entry sync, snapshots and command results; a member their own data."""
+    its own station's entry sync, snapshots and command results; a member their own data;
+    the monitor (the Prometheus scraper's token) the metrics only."""
 
     ADMIN = "admin"
     DUTY = "duty"
     MANAGER = "manager"
     NODE = "node"
     MEMBER = "member"
+    MONITOR = "monitor"
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.DUTY, Role.MANAGER})

@@ -108,7 +108,7 @@ def test_notice_is_frozen_and_refuses_bad_fields() -> None:
     with pytest.raises(ValidationError):
         sample.title = "changed"  # type: ignore[misc]
     with pytest.raises(ValidationError):
-        notice(alert_id=0)
+        notice(alert_id=-1)  # 0 is cloud-duty's own alarm (the dead-man's switch)
     with pytest.raises(ValidationError):
         notice(title="x" * 201)
     with pytest.raises(ValidationError):
