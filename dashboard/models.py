@@ -26,6 +26,7 @@ class User(ApiModel):
     username: str
     role: str
     station_ids: list[str] = []
+    language: str = "zh-CN"
 
 
 class Login(ApiModel):
@@ -71,6 +72,7 @@ class StationStatus(ApiModel):
     inside: int
     visits_today: int
     state: Literal["alert", "offline", "full", "ok"]
+    time_zone: str = "Asia/Shanghai"
 
 
 class Overview(ApiModel):

@@ -23,6 +23,10 @@ CATALOGUES = {
         REPO / "babel.toml",
         po_path(Language.ZH_CN),
     ),
+    "dashboard": (
+        REPO / "dashboard" / "babel.toml",
+        REPO / "dashboard" / "locale" / "zh_CN" / "LC_MESSAGES" / "dashboard.po",
+    ),
 }
 # Literals of the console's script that nobody reads: headers, CSS classes, the zone id.
 NOT_SHOWN = {
