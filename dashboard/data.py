@@ -60,8 +60,11 @@ def show_error(err: DutyError) -> None:
         st.error(_("Your session has expired: please sign in again."))
     elif err.status == 403:
         st.error(_("Not allowed: {detail}").format(detail=err.detail))
+    elif err.status == 0:
+        st.error(_("cloud-duty cannot be reached: {detail}").format(detail=err.detail))
     else:
-        st.error(f"cloud-duty: {err}")
+        answered = _("cloud-duty answered {status}: {detail}")
+        st.error(answered.format(status=err.status, detail=err.detail))
     st.stop()
 
 

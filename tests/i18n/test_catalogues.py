@@ -3,6 +3,7 @@ placeholders match, and the duty console holds no English outside the catalogue.
 
 from __future__ import annotations
 
+import ast
 import re
 import string
 from pathlib import Path
@@ -101,3 +102,39 @@ def test_english_is_the_message_id_and_unknown_codes_read_chinese() -> None:
     assert translations("zh-CN").gettext("fall") == "跌倒"
     assert translations("zh_CN").gettext("Sign in") == "登录"
     assert translations("fr").gettext("Sign in") == "登录"  # the product's default
+
+
+# Streamlit calls whose text arguments people read.
+_SHOWN_BY = {
+    "title", "subheader", "header", "caption", "markdown", "write", "info", "warning", "error",
+    "success", "metric", "button", "form_submit_button", "download_button", "text_input",
+    "number_input", "selectbox", "multiselect", "slider", "checkbox", "date_input",
+    "set_page_config", "image",
+}  # fmt: skip
+_SHOWN_AS = {"label", "help", "placeholder", "caption", "page_title", "title"}
+
+
+def _english_literals(call: ast.Call) -> list[str]:
+    """Literal text with English words among the arguments a person reads."""
+    texts = [a for a in call.args[:1]] + [k.value for k in call.keywords if k.arg in _SHOWN_AS]
+    found = []
+    for node in texts:
+        parts = node.values if isinstance(node, ast.JoinedStr) else [node]
+        for part in parts:
+            if isinstance(part, ast.Constant) and isinstance(part.value, str):
+                if re.search(r"[A-Za-z]{2,}", part.value):
+                    found.append(part.value)
+    return found
+
+
+def test_the_dashboard_shows_no_literal_english() -> None:
+    untranslated = []
+    for path in sorted((REPO / "dashboard").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+                receiver = node.func.value
+                logging = isinstance(receiver, ast.Name) and receiver.id == "logger"
+                if node.func.attr in _SHOWN_BY and not logging:
+                    where = f"{path.relative_to(REPO)}:{node.lineno}"
+                    untranslated += [f"{where} {text!r}" for text in _english_literals(node)]
+    assert untranslated == [], "wrap these in _()"
