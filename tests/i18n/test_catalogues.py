@@ -116,15 +116,15 @@ _SHOWN_AS = {"label", "help", "placeholder", "caption", "page_title", "title"}
 
 def _english_literals(call: ast.Call) -> list[str]:
     """Literal text with English words among the arguments a person reads."""
-    texts = [a for a in call.args[:1]] + [k.value for k in call.keywords if k.arg in _SHOWN_AS]
-    found = []
-    for node in texts:
-        parts = node.values if isinstance(node, ast.JoinedStr) else [node]
-        for part in parts:
-            if isinstance(part, ast.Constant) and isinstance(part.value, str):
-                if re.search(r"[A-Za-z]{2,}", part.value):
-                    found.append(part.value)
-    return found
+    texts = [*call.args[:1], *(k.value for k in call.keywords if k.arg in _SHOWN_AS)]
+    parts = [p for n in texts for p in (n.values if isinstance(n, ast.JoinedStr) else [n])]
+    return [
+        p.value
+        for p in parts
+        if isinstance(p, ast.Constant)
+        and isinstance(p.value, str)
+        and re.search(r"[A-Za-z]{2,}", p.value)
+    ]
 
 
 def test_the_dashboard_shows_no_literal_english() -> None:
