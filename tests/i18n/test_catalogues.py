@@ -138,3 +138,34 @@ def test_the_dashboard_shows_no_literal_english() -> None:
                     where = f"{path.relative_to(REPO)}:{node.lineno}"
                     untranslated += [f"{where} {text!r}" for text in _english_literals(node)]
     assert untranslated == [], "wrap these in _()"
+
+
+def _cli_literals(node: ast.Call) -> list[str]:
+    """English literals a person reads from the command line: help texts, errors, notes."""
+    func = node.func
+    name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
+    parser = name in {"ArgumentParser", "add_parser"}  # their description is help too
+    shown: list[ast.expr] = [
+        k.value for k in node.keywords if k.arg == "help" or (parser and k.arg == "description")
+    ]
+    if isinstance(func, ast.Attribute) and func.attr in {"error", "warning", "info"}:
+        shown += node.args[:1]
+    if isinstance(func, ast.Name) and func.id.endswith("Error"):
+        shown += node.args[:1]
+    return [
+        text.value
+        for text in shown
+        if isinstance(text, ast.Constant)
+        and isinstance(text.value, str)
+        and re.search(r"[A-Za-z]{2,}", text.value)
+    ]
+
+
+def test_the_command_line_shows_no_literal_english() -> None:
+    untranslated = []
+    for path in sorted((REPO / "station" / "cli").rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call):
+                where = f"{path.relative_to(REPO)}:{node.lineno}"
+                untranslated += [f"{where} {text!r}" for text in _cli_literals(node)]
+    assert untranslated == [], "wrap these in _()"
