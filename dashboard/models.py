@@ -55,6 +55,7 @@ class Station(ApiModel):
     capacity: int | None
     latitude: float | None
     longitude: float | None
+    time_zone: str = "Asia/Shanghai"
 
 
 class StationStatus(ApiModel):
