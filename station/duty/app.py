@@ -89,7 +89,9 @@ def _pager(settings: DutySettings, engine: Engine, clock: Clock) -> Pager:
     )
     webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
     sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
-    return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
+    return NotifyingPager(
+        engine, delivery, webhooks, sms, settings.console_url, settings.group_language
+    )
 
 
 def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:

@@ -56,6 +56,7 @@ class NotifyingPager:
         webhook_channels: Sequence[str] = (),
         sms_channel: str | None = None,
         console_url: str | None = None,
+        group_language: Language = DEFAULT_LANGUAGE,
     ) -> None:
         unknown = {*webhook_channels, *([sms_channel] if sms_channel else [])} - set(
             delivery.channels
@@ -68,13 +69,15 @@ class NotifyingPager:
         self._webhooks = list(webhook_channels)
         self._sms = sms_channel
         self._console_url = console_url.rstrip("/") if console_url else None
+        self._group_language = group_language
 
     def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
-        """Post to every robot channel (in Chinese: the duty groups read it together), and
+        """Post to every robot channel (in the duty groups' language, zh-CN unless set), and
         text each person on duty who has a phone, in their own language."""
+        group = self._group_language
         time_zone = self._time_zone(alert.station_id)
         reports = [
-            self._send(channel, channel, alert, usernames, level, DEFAULT_LANGUAGE, time_zone)
+            self._send(channel, channel, alert, usernames, level, group, time_zone)
             for channel in self._webhooks
         ]
         if self._sms is not None:

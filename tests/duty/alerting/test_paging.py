@@ -23,6 +23,7 @@ from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.models import Station
 from station.duty.people.auth import create_user
 from station.duty.people.models import User, UserCreate
+from station.i18n import Language
 from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, inbound
 
@@ -120,3 +121,13 @@ def test_each_person_reads_their_notice_in_their_language_and_the_stations_time(
     assert english.body.startswith(f"Seen 1 time(s) since {local}.")
     assert render_sms(english).startswith("[CRITICAL] fall at station st-1 (room) - station st-1")
     assert render_sms(chinese).startswith("[紧急] 驿站 st-1 发生跌倒 (room) - 驿站 st-1")
+
+
+def test_a_duty_group_may_read_its_robot_posts_in_english(
+    engine: Engine, alert: AlertPublic, clock: ManualClock
+) -> None:
+    robot = RecordingRobot()
+    delivery = DeliveryService(engine, {"ops-wecom": robot}, clock, lambda _s: None)
+    NotifyingPager(engine, delivery, ["ops-wecom"], group_language=Language.EN).page(alert, [], 1)
+    (posted,) = robot.sent
+    assert (posted.language, posted.title) == ("en", "fall at station st-1 (room)")
