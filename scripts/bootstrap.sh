@@ -38,6 +38,12 @@ if [ $want_test_deps = 1 ]; then
   fi
 fi
 
+# The console and dashboard are Chinese first: the browser tests' screenshots need CJK glyphs.
+if [ $want_test_deps = 1 ] && ! fc-list :lang=zh 2>/dev/null | grep -qi 'noto'; then
+  echo "bootstrap: installing fonts-noto-cjk for Chinese in the browser tests' screenshots"
+  apt_install fonts-noto-cjk
+fi
+
 if [ $want_test_deps = 1 ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "bootstrap: installing postgresql"

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -36,10 +38,20 @@ from station.duty.people.keys import KeyRing, load_keys
 from station.duty.people.models import EntryKey
 from station.duty.services import Services, services_of
 from station.duty.settings import DutySettings
+from station.i18n import Language, catalogue
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
+
+
+@cache
+def console_page() -> str:
+    """The console's HTML with the translations it needs filled in (read once)."""
+    catalogues = {language.value: catalogue(language) for language in Language}
+    # Inside a <script>: no "</" may close it early.
+    text = json.dumps(catalogues, ensure_ascii=False).replace("</", "<\\/")
+    return CONSOLE_PAGE.read_text().replace("/*I18N*/{}", text)
 
 
 @asynccontextmanager
@@ -86,7 +98,9 @@ def _pager(settings: DutySettings, engine: Engine, clock: Clock, metrics: DutyMe
     )
     webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
     sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
-    return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
+    return NotifyingPager(
+        engine, delivery, webhooks, sms, settings.console_url, settings.group_language
+    )
 
 
 def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
@@ -164,8 +178,8 @@ def create_app(
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
     def console() -> str:
-        """The duty console page."""
-        return CONSOLE_PAGE.read_text()
+        """The duty console page, with its catalogues."""
+        return console_page()
 
     declare_access(app.router.routes)
     return app

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.alerting.deliveries import RetryPolicy
 from station.duty.alerting.notifiers import ChannelSettings
+from station.i18n import DEFAULT_LANGUAGE, Language
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "change-me-please", "changeme", "secret", "password", "dev-token"}
@@ -74,6 +75,10 @@ class DutySettings(BaseSettings):
     )
     console_url: str = Field(
         default="http://127.0.0.1:8000/", description="Public URL of the duty console."
+    )
+    group_language: Language = Field(
+        default=DEFAULT_LANGUAGE,
+        description="Language of robot posts (WeCom, DingTalk) a duty group reads together.",
     )
     mqtt_host: str = Field(default="127.0.0.1", description="Cloud broker host.")
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Cloud broker port.")

@@ -13,7 +13,8 @@ RUN = "from station.cli.main import main; raise SystemExit(main())"
 
 def _station(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
     inherited = {k: v for k, v in os.environ.items() if k != "UWS_LOG_FORMAT"}
-    environment = {**inherited, "UWS_ENVIRONMENT": "production", **env}
+    # English, so the messages can be matched as written in the code.
+    environment = {**inherited, "UWS_ENVIRONMENT": "production", "UWS_LANGUAGE": "en", **env}
     return subprocess.run(
         [sys.executable, "-c", RUN, *args],
         cwd=tmp_path,

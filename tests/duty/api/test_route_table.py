@@ -43,6 +43,7 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): STAFF,
     ("GET", "/api/v1/auth/me"): STAFF | {NODE, MEMBER, MONITOR},
+    ("PATCH", "/api/v1/auth/me"): STAFF,
     ("POST", "/api/v1/users"): {ADMIN},
     ("GET", "/api/v1/audit"): {ADMIN},
     ("GET", "/api/v1/stations"): STAFF,
@@ -194,6 +195,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/auth/login"): {"username": "nobody", "password": "x" * 12},
     ("POST", "/api/v1/users"): {"username": "zhao", "password": PASSWORD, "role": "duty"},
+    ("PATCH", "/api/v1/auth/me"): {"language": "en"},
     ("POST", "/api/v1/stations"): {"id": "st-1", "name": "st-1"},
     ("POST", "/api/v1/nodes"): {"id": "node-1", "station_id": "st-1"},
     ("POST", "/api/v1/enrol"): {"code": "AAAA-BBBB-CCCC-DDDD"},
