@@ -36,6 +36,8 @@ from tests.support.duty_server import DutyServer, wait_until
 pytestmark = pytest.mark.integration
 
 PASSWORD = "a-long-password-123"
+LOCKOUT_S = 3
+TTL_S = 14.4
 
 
 @pytest.fixture
@@ -46,8 +48,9 @@ def duty(broker: MosquittoBroker, pg_url: str, tmp_path: Path) -> Iterator[DutyS
         key_file=str(tmp_path / "keys.json"),
         snapshot_dir=str(tmp_path / "snaps"),
         login_max_failures=3,
-        login_lockout_s=1,
-        login_ttl_h=0.001,  # 3.6 s
+        # Short enough to watch expire, long enough that a loaded CI machine stays inside them.
+        login_lockout_s=LOCKOUT_S,
+        login_ttl_h=TTL_S / 3600,
     ).start()
     server.register("st-1", "node-1")
     server.register("st-2", "node-2")
@@ -215,14 +218,14 @@ def test_login_brute_force_is_locked_out_with_a_doubling_backoff(duty: DutyServe
     locked = _login(duty, "li")  # the right password, during the lockout
     assert locked.status_code == 429
     assert int(locked.headers["retry-after"]) >= 1
-    time.sleep(1.2)
+    time.sleep(LOCKOUT_S * 1.2)
     assert _login(duty, "li").status_code == 200  # the lockout ended; success forgets it
     assert [_login(duty, "ghost", f"guess-{i}-xxxx").status_code for i in range(3)] == [401] * 3
     assert _login(duty, "ghost", "still-guessing").status_code == 429  # unknown users too
-    time.sleep(1.2)
+    time.sleep(LOCKOUT_S * 1.2)
     assert [_login(duty, "ghost", f"again-{i}-xxxx").status_code for i in range(3)] == [401] * 3
-    time.sleep(1.2)
-    assert _login(duty, "ghost", "x" * 12).status_code == 429  # the second lockout lasts 2 s
+    time.sleep(LOCKOUT_S * 1.2)
+    assert _login(duty, "ghost", "x" * 12).status_code == 429  # the second lockout is twice as long
     details = [d["detail"] for d in _denied(duty, actor="ghost")]
     assert sum(d.startswith("locked out") for d in details) == 2
     assert sum(d == "wrong password" for d in details) == 6
@@ -240,10 +243,11 @@ def test_a_token_replayed_after_sign_out_or_expiry_is_refused_and_audited(
     replays = [d for d in _denied(duty, actor="li") if d["detail"] == "token used after sign-out"]
     assert len(replays) == 2
     fresh = _login(duty, "li").json()
-    assert datetime.fromisoformat(fresh["expires_at"]) <= datetime.now(UTC) + timedelta(seconds=4)
+    expires_at = datetime.fromisoformat(fresh["expires_at"])
+    assert expires_at <= datetime.now(UTC) + timedelta(seconds=TTL_S)
     with _bearer(duty, fresh["access_token"]) as li:
         assert li.get("/api/v1/alerts").status_code == 200
-        time.sleep(4)
+        time.sleep(TTL_S + 0.5)
         assert li.get("/api/v1/alerts").status_code == 401  # expired
 
 
