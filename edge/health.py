@@ -70,6 +70,7 @@ class HealthReporter:
         self._window_start = self._started
         self._inference_ms: list[float] = []
         self._frames: dict[str, int] = {}
+        self._occupancy: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -78,10 +79,12 @@ class HealthReporter:
         with self._lock:
             self._inference_ms.append(ms)
 
-    def record_frame(self, camera_id: str) -> None:
-        """Note one frame of this camera analysed."""
+    def record_frame(self, camera_id: str, occupancy: int | None = None) -> None:
+        """Note one frame of this camera analysed, and the people it counts now."""
         with self._lock:
             self._frames[camera_id] = self._frames.get(camera_id, 0) + 1
+            if occupancy is not None:
+                self._occupancy[camera_id] = occupancy
 
     def collect(self) -> NodeHealth:
         """Return the figures since the last call, and start a new interval."""
@@ -90,6 +93,7 @@ class HealthReporter:
             elapsed = max(now - self._window_start, 1e-6)
             timings, self._inference_ms = self._inference_ms, []
             frames, self._frames = self._frames, {}
+            occupancy = dict(self._occupancy)
             self._window_start = now
         cameras = []
         for camera in self._cameras:
@@ -102,6 +106,7 @@ class HealthReporter:
                     reconnects=stats.reconnects,
                     frames=stats.frames,
                     last_frame_age_s=stats.last_frame_age_s,
+                    occupancy=occupancy.get(stats.camera_id),
                 )
             )
         memory = self._process.memory_info().rss / (1024 * 1024)

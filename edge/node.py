@@ -251,7 +251,7 @@ def _analyse(
         results = analysis.step(frames)
         health.record_inference(sum(r.inference_ms for r in results))
         for result in results:
-            health.record_frame(result.camera_id)
+            health.record_frame(result.camera_id, result.occupancy)
     # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
     analysis.close(utcnow())
 

@@ -140,6 +140,12 @@ class CameraHealth(BaseModel):
     last_frame_age_s: float | None = Field(
         default=None, ge=0, description="Seconds since the last frame; none before the first."
     )
+    occupancy: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="People the camera counts in its zone now (telemetry, never an alert).",
+    )
 
 
 class NodeHealth(Message):
@@ -163,7 +169,7 @@ class NodeHealth(Message):
 
 
 class EventKind(StrEnum):
-    """What a detection is about."""
+    """What a detection is about; PERSON is presence (occupancy), never an alert."""
 
     PERSON = "person"
     FALL = "fall"
