@@ -233,15 +233,17 @@ class EntryController:
     # -- the door and the room --------------------------------------------------------------
 
     def door_changed(self, is_open: bool) -> None:
-        """Take the door contact: an opening confirms a pending entry or is an exit."""
+        """Take the door contact: an opening confirms a pending entry, or may be an exit."""
         if not is_open:
             return
         now = self._clock()
         with self._lock:
             self._expire_pending(now)
-            self._opened_at = now
             if self._pending:
+                # Someone let in walks through: the count rises, no one is seen leaving.
                 self._enter(self._pending.popleft(), now)
+                return
+            self._opened_at = now
 
     def person_count(self, count: int) -> None:
         """Take the room's person count; a drop just after an opening closes visits."""

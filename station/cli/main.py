@@ -139,7 +139,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--scenario",
         default="idle",
-        choices=["idle", "heatwave", "smoke", "overcurrent"],
+        choices=["idle", "heatwave", "smoke", "overcurrent", "walk-in"],
         help="what the sensors do after start",
     )
     simulate.add_argument("--duration", type=float, help="stop after this many seconds")
@@ -166,8 +166,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="a whole station and cloud-duty on this machine")
     demo.add_argument("--workdir", default="var/demo", help="state of the demo's parts")
     demo.add_argument("--port", type=int, default=8000, help="cloud-duty's HTTP port")
-    demo.add_argument("--clip", help="video the node watches (default: the shared crowd clip)")
-    demo.add_argument("--model", help="detector weights (default: the shared COCO model)")
+    demo.add_argument(
+        "--clip", help="the earlier one-camera demo on this video (default: the crowd clip)"
+    )
+    demo.add_argument(
+        "--model", help="the earlier one-camera demo with these weights (default: COCO)"
+    )
     demo.add_argument("--duration", type=float, help="stop after this many seconds")
     demo.set_defaults(func=_run_demo)
 
