@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
 
 from devkit.demo_station import (
     ADMIN_PASSWORD,
@@ -32,6 +34,7 @@ __all__ = ["DemoError", "run_demo"]
 logger = logging.getLogger(__name__)
 
 _CHECK_EVERY_S = 2.0
+_SUPERVISING = threading.Event()  # set once every part is up: a signal then stops calmly
 _STOP_WAIT_S = 15
 
 
@@ -50,14 +53,17 @@ class Part:
                 start_new_session=True,  # Ctrl-C reaches the demo only; it stops the parts
             )
 
-    def stop(self) -> None:
-        """SIGTERM its process group, then SIGKILL whatever is left after a grace period."""
+    def terminate(self) -> None:
+        """Ask it to stop: SIGTERM to its process group."""
         if self.proc.poll() is None:
             self._signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=_STOP_WAIT_S)
-            except subprocess.TimeoutExpired:
-                logger.warning("%s did not stop in %d s; killing it", self.name, _STOP_WAIT_S)
+
+    def stop(self, deadline: float) -> None:
+        """Wait for it until `deadline` (monotonic), then SIGKILL whatever is left of it."""
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            logger.warning("%s did not stop in time; killing it", self.name)
         # Anything it started and left behind goes with its group.
         self._signal(signal.SIGKILL)
         self.proc.wait()
@@ -90,7 +96,7 @@ def run_demo(args: argparse.Namespace) -> int:
     }
     parts: list[Part] = []
     stop = threading.Event()
-    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    previous = {s: signal.signal(s, _stopping(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         parts.append(Part("cloud-duty", ["duty", "--port", str(port)], env, workdir / "duty.log"))
         wait_for_port(port, timeout_s=60)
@@ -110,13 +116,37 @@ def run_demo(args: argparse.Namespace) -> int:
         _announce(api, f"http://127.0.0.1:{dash_port}", workdir, broker.port)
         door = None if entry is None else WorkerAtDoor(workdir, api, entry.member_id)
         return _supervise(parts, stop, args.duration, door)
+    except _StoppedWhileStarting:
+        return 0
     finally:
+        stop.set()  # a signal now changes nothing: the parts are being stopped
+        # Every part stops at once: the slowest sets the pace, not the sum of them.
+        for part in parts:
+            part.terminate()
+        deadline = time.monotonic() + _STOP_WAIT_S
         for part in reversed(parts):
-            part.stop()
+            part.stop(deadline)
         broker.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         print("demo stopped; state kept in", workdir, flush=True)  # noqa: T201
+
+
+class _StoppedWhileStarting(Exception):  # noqa: N818  # a signal, not an error
+    """Ctrl-C or SIGTERM before every part was up."""
+
+
+def _stopping(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
+    """A signal handler: stop the demo, at once if it is still starting its parts."""
+
+    def handle(_signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            return
+        stop.set()
+        if not _SUPERVISING.is_set():
+            raise _StoppedWhileStarting
+
+    return handle
 
 
 def _single_camera(args: argparse.Namespace) -> tuple[Path, Path] | None:
@@ -172,6 +202,19 @@ def _port_free(port: int) -> bool:
 
 
 def _supervise(
+    parts: list[Part],
+    stop: threading.Event,
+    duration: float | None,
+    door: WorkerAtDoor | None,
+) -> int:
+    _SUPERVISING.set()
+    try:
+        return _watch(parts, stop, duration, door)
+    finally:
+        _SUPERVISING.clear()
+
+
+def _watch(
     parts: list[Part],
     stop: threading.Event,
     duration: float | None,

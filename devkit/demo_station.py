@@ -89,13 +89,14 @@ def product_config(workdir: Path, broker_port: int, api: str, entry: Entry) -> d
     packaged(FIRE_WEIGHTS, "fire-detector")
     # Lossless: every incident is analysed at this many frames per video second, however
     # busy the machine; a slow machine plays the clips slower, never skips the fall.
-    camera = {"loop": True, "realtime": False, "max_fps": 3}
+    camera = {"loop": True, "realtime": False}
     config: dict[str, Any] = {
         "node_id": NODE_ID,
         "cloud": {"host": "127.0.0.1", "port": broker_port},
         "camera": {
             **camera,
             "id": "hall",
+            "max_fps": 4,  # the fall model needs the descent: four frames a second
             "source": str(need_media(FALL_CLIP)),
             "analysis": {"hazards": ["fall", "person"], "zone": "hall"},
         },
@@ -103,6 +104,7 @@ def product_config(workdir: Path, broker_port: int, api: str, entry: Entry) -> d
             {
                 **camera,
                 "id": "kitchen",
+                "max_fps": 2,
                 "source": str(need_media(FIRE_CLIP)),
                 "analysis": {"hazards": ["fire", "smoke"], "zone": "kitchen"},
             }
