@@ -120,16 +120,22 @@ def run_demo(args: argparse.Namespace) -> int:
         return 0
     finally:
         stop.set()  # a signal now changes nothing: the parts are being stopped
-        # Every part stops at once: the slowest sets the pace, not the sum of them.
-        for part in parts:
-            part.terminate()
-        deadline = time.monotonic() + _STOP_WAIT_S
-        for part in reversed(parts):
-            part.stop(deadline)
+        # The station's parts stop together, then cloud-duty: the node's last events still
+        # reach it and are receipted, and the slowest part sets the pace, not their sum.
+        _stop_together(parts[1:])
+        _stop_together(parts[:1])
         broker.stop()
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         print("demo stopped; state kept in", workdir, flush=True)  # noqa: T201
+
+
+def _stop_together(parts: list[Part]) -> None:
+    for part in parts:
+        part.terminate()
+    deadline = time.monotonic() + _STOP_WAIT_S
+    for part in parts:
+        part.stop(deadline)
 
 
 class _StoppedWhileStarting(Exception):  # noqa: N818  # a signal, not an error

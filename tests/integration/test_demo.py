@@ -65,7 +65,7 @@ def _run_once(
     """Run the demo until an alert beyond `seen`, then send `signum`; return what it left."""
     demo = _start(workdir, port, models_dir, media_dir)
     try:
-        wait_until(lambda: _crowd_alerts(port) > seen, 120, "a crowd alert from the demo")
+        wait_until(lambda: _crowd_alerts(port) > seen, 180, "a crowd alert from the demo")
         count = _crowd_alerts(port)
         children = psutil.Process(demo.pid).children(recursive=True)
         demo.send_signal(signum)
