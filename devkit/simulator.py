@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -264,14 +265,20 @@ def walk_in_on_unlock(station: SimulatedStation, after_s: float = 1.0, open_s: f
     def lock_command(command: str) -> None:
         handler(command)
         if command == "UNLOCK" and not station.door_open:
-            threading.Timer(after_s, _walk_through, args=(station, open_s)).start()
+            _later(after_s, _walk_through, station, open_s)
 
     station.door.handlers["lock"] = lock_command
 
 
 def _walk_through(station: SimulatedStation, open_s: float) -> None:
     station.open_door()
-    threading.Timer(open_s, station.close_door).start()
+    _later(open_s, station.close_door)
+
+
+def _later(delay_s: float, action: Callable[..., None], *args: object) -> None:
+    timer = threading.Timer(delay_s, action, args=args)
+    timer.daemon = True  # a walk-in under way never holds up a stop
+    timer.start()
 
 
 def run_scenario(station: SimulatedStation, scenario: str, stop: threading.Event) -> None:
