@@ -11,6 +11,7 @@ import logging
 import signal
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 import paho.mqtt.client as mqtt
@@ -21,7 +22,7 @@ from edge.devices.model import status_topic
 
 log = logging.getLogger(__name__)
 
-SCENARIOS = ("idle", "heatwave", "smoke", "overcurrent")
+SCENARIOS = ("idle", "heatwave", "smoke", "overcurrent", "walk-in")
 
 
 class SimulatedDevice:
@@ -257,9 +258,34 @@ class SimulatedStation:
         self.fan.publish_state("fan", command)
 
 
+def walk_in_on_unlock(station: SimulatedStation, after_s: float = 1.0, open_s: float = 3.0) -> None:
+    """From now on a worker waits at the door: each unlock, they push it open and walk in."""
+    handler = station.door.handlers["lock"]
+
+    def lock_command(command: str) -> None:
+        handler(command)
+        if command == "UNLOCK" and not station.door_open:
+            _later(after_s, _walk_through, station, open_s)
+
+    station.door.handlers["lock"] = lock_command
+
+
+def _walk_through(station: SimulatedStation, open_s: float) -> None:
+    station.open_door()
+    _later(open_s, station.close_door)
+
+
+def _later(delay_s: float, action: Callable[..., None], *args: object) -> None:
+    timer = threading.Timer(delay_s, action, args=args)
+    timer.daemon = True  # a walk-in under way never holds up a stop
+    timer.start()
+
+
 def run_scenario(station: SimulatedStation, scenario: str, stop: threading.Event) -> None:
     """Play one scripted scenario, then idle until `stop`."""
-    if scenario == "heatwave":
+    if scenario == "walk-in":
+        walk_in_on_unlock(station)
+    elif scenario == "heatwave":
         for celsius in (30.0, 33.0, 35.5, 37.0, 38.5):
             if stop.wait(2.0):
                 return

@@ -104,6 +104,7 @@ class HealthReporter:
         self._inference_ms: list[float] = []
         self._frames: dict[str, int] = {}
         self._analysed: dict[str, int] = {}
+        self._occupancy: dict[str, int] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -114,11 +115,13 @@ class HealthReporter:
         if self.metrics is not None:
             self.metrics.record_inference(ms)
 
-    def record_frame(self, camera_id: str) -> None:
-        """Note one frame of this camera analysed."""
+    def record_frame(self, camera_id: str, occupancy: int | None = None) -> None:
+        """Note one frame of this camera analysed, and the people it counts now."""
         with self._lock:
             self._frames[camera_id] = self._frames.get(camera_id, 0) + 1
             self._analysed[camera_id] = self._analysed.get(camera_id, 0) + 1
+            if occupancy is not None:
+                self._occupancy[camera_id] = occupancy
         if self.metrics is not None:
             self.metrics.record_frame(camera_id)
 
@@ -130,9 +133,10 @@ class HealthReporter:
             timings, self._inference_ms = self._inference_ms, []
             frames, self._frames = self._frames, {}
             analysed = dict(self._analysed)
+            occupancy = dict(self._occupancy)
             self._window_start = now
         cameras = [
-            self._camera_health(camera.stats(), frames, analysed, elapsed)
+            self._camera_health(camera.stats(), frames, analysed, occupancy, elapsed)
             for camera in self._cameras
         ]
         health = NodeHealth(
@@ -162,7 +166,11 @@ class HealthReporter:
 
     @staticmethod
     def _camera_health(
-        stats: CameraStats, frames: dict[str, int], analysed: dict[str, int], elapsed: float
+        stats: CameraStats,
+        frames: dict[str, int],
+        analysed: dict[str, int],
+        occupancy: dict[str, int],
+        elapsed: float,
     ) -> CameraHealth:
         # The camera keeps only its newest frame: one it received and the loop never took
         # was dropped because the models fell behind.
@@ -175,6 +183,7 @@ class HealthReporter:
             frames=stats.frames,
             last_frame_age_s=stats.last_frame_age_s,
             dropped=max(0, stats.frames - done),
+            occupancy=occupancy.get(stats.camera_id),
         )
 
     def start(self, interval_s: float, publish: Callable[[NodeHealth], object]) -> None:

@@ -21,6 +21,7 @@ from edge.camera import Camera
 from edge.config import DetectorConfig, EdgeConfig
 from edge.devices.link import LocalSafety
 from edge.devices.report import DeviceStateReporter
+from edge.entry.controller import EntryController
 from edge.entry.service import EntryService
 from edge.health import HealthReporter
 from edge.link.outbox import Outbox
@@ -30,7 +31,7 @@ from station.contracts import Event, NodeHealth, TopicKind, utcnow
 from vision.detector import YoloDetector
 from vision.events import HazardEvent
 from vision.fire import SensorReading
-from vision.pipeline import CameraFrame, ModelUse
+from vision.pipeline import CameraFrame, CameraResult, ModelUse
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
 from vision.weights import check_roles
@@ -150,8 +151,9 @@ def _run_parts(
     entry = _start_entry(config, safety, uplink, door)
     health.start(config.health.interval_s, _health_publisher(uplink, reports))
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
+    on_room = room_watcher(entry.controller, config.door_camera) if entry is not None else None
     try:
-        _analyse(list(cameras.values()), analysis, health, stop)
+        _analyse(list(cameras.values()), analysis, health, stop, on_room)
     finally:
         health.stop()
         if stop_metrics is not None:
@@ -261,11 +263,25 @@ def _start_entry(
     return entry
 
 
+def room_watcher(
+    controller: EntryController, door_camera: str | None
+) -> Callable[[CameraResult], None]:
+    """Pass the door camera's count and door-line exits to entry, which ends visits by them."""
+
+    def watch(result: CameraResult) -> None:
+        if result.camera_id == door_camera:
+            exits = result.door.exits if result.door is not None else None
+            controller.room_seen(result.occupancy, exits)
+
+    return watch
+
+
 def _analyse(
     cameras: Sequence[Camera],
     analysis: StationAnalysis,
     health: HealthReporter,
     stop: threading.Event,
+    on_room: Callable[[CameraResult], None] | None = None,
 ) -> None:
     """The frame loop: newest frames -> one batch through the models -> events, until stop."""
     last = {camera.camera_id: -1 for camera in cameras}
@@ -276,7 +292,9 @@ def _analyse(
         results = analysis.step(frames)
         health.record_inference(sum(r.inference_ms for r in results))
         for result in results:
-            health.record_frame(result.camera_id)
+            health.record_frame(result.camera_id, result.occupancy)
+            if on_room is not None:
+                on_room(result)
     # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
     analysis.close(utcnow())
 

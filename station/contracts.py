@@ -146,6 +146,13 @@ class CameraHealth(BaseModel):
         description="Frames received but never analysed since start (the model fell behind).",
     )
 
+    occupancy: int | None = Field(
+        default=None,
+        ge=0,
+        le=10_000,
+        description="People the camera counts in its zone now (telemetry, never an alert).",
+    )
+
 
 class GpuHealth(BaseModel):
     """The accelerator of a node, where it has one (NVML, or tegrastats on a Jetson)."""
@@ -191,7 +198,7 @@ class NodeHealth(Message):
 
 
 class EventKind(StrEnum):
-    """What a detection is about."""
+    """What a detection is about; PERSON is presence (occupancy), never an alert."""
 
     PERSON = "person"
     FALL = "fall"

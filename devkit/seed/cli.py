@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import logging
 import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -66,7 +65,11 @@ def run_seed(args: argparse.Namespace) -> int:
 
 
 def run_dashboard(args: argparse.Namespace) -> int:
-    """Run `streamlit run dashboard/app.py` headless on the given port."""
+    """Become `streamlit run dashboard/app.py`, headless on the given port.
+
+    The process replaces itself (exec), so a SIGTERM or Ctrl-C meant for `station dashboard`
+    reaches Streamlit itself and no server is left behind.
+    """
     env = dict(os.environ)
     if args.duty_url:
         env["UWS_DASHBOARD_DUTY_URL"] = args.duty_url
@@ -85,4 +88,5 @@ def run_dashboard(args: argparse.Namespace) -> int:
         "--client.toolbarMode",
         "viewer",
     ]
-    return subprocess.call(command, env=env)
+    logging.shutdown()  # flush our handlers: exec never returns to run them
+    os.execve(sys.executable, command, env)  # noqa: S606  # our own interpreter, fixed args

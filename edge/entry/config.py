@@ -51,6 +51,11 @@ class EntrySettings(BaseModel):
         default=60, gt=0, le=3600, description="How often revocations and withdrawals sync."
     )
     face: FaceEntrySettings | None = Field(default=None, description="None: QR only.")
+    scanner_file: Path | None = Field(
+        default=None,
+        description="A file a keyboard-wedge scanner (or the demo) appends codes to, one a "
+        "line; lines added after start are shown to the door. None: the camera only.",
+    )
 
     @field_validator("duty_token")
     @classmethod
@@ -79,4 +84,5 @@ class EntrySettings(BaseModel):
                     "gallery_key_file": resolve(face.gallery_key_file),
                 }
             )
-        return self.model_copy(update={"policy": policy, "face": face})
+        scanner = resolve(self.scanner_file) if self.scanner_file is not None else None
+        return self.model_copy(update={"policy": policy, "face": face, "scanner_file": scanner})

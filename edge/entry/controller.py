@@ -172,10 +172,12 @@ class EntryController:
         )
         self._lock = threading.RLock()
         self._pending: deque[_Pending] = deque()
-        self._inside: deque[Visit] = deque()
+        # Visits open before a restart are still open: their exits are still to be seen.
+        self._inside: deque[Visit] = deque(store.open_visits())
         self._last_seen: tuple[str, datetime] | None = None
         self._opened_at: datetime | None = None
         self._person_count: int | None = None
+        self._door_exits: int | None = None
 
     # -- showings ---------------------------------------------------------------------------
 
@@ -231,28 +233,46 @@ class EntryController:
     # -- the door and the room --------------------------------------------------------------
 
     def door_changed(self, is_open: bool) -> None:
-        """Take the door contact: an opening confirms a pending entry or is an exit."""
+        """Take the door contact: an opening confirms a pending entry, or may be an exit."""
         if not is_open:
             return
         now = self._clock()
         with self._lock:
             self._expire_pending(now)
-            self._opened_at = now
             if self._pending:
+                # Someone let in walks through: the count rises, no one is seen leaving.
                 self._enter(self._pending.popleft(), now)
+                return
+            self._opened_at = now
 
     def person_count(self, count: int) -> None:
         """Take the room's person count; a drop just after an opening closes visits."""
+        self.room_seen(count)
+
+    def room_seen(self, count: int, door_exits: int | None = None) -> None:
+        """Take the room's count and, where a door line is drawn, its running exit tally.
+
+        People who left just after the door opened end that many visits: the count's drop
+        or the line's new exits, whichever says more.
+        """
         now = self._clock()
         with self._lock:
             before, self._person_count = self._person_count, count
+            exits_before, self._door_exits = self._door_exits, door_exits
             recent = self._opened_at is not None and (
                 now - self._opened_at <= timedelta(seconds=self.config.exit_window_s)
             )
-            if before is None or count >= before or not recent:
+            dropped = before - count if before is not None else 0
+            crossed = (
+                door_exits - exits_before
+                if door_exits is not None and exits_before is not None
+                else 0
+            )
+            left = max(dropped, crossed)
+            if left <= 0 or not recent:
                 return
             # Who left is unknown to the door; the longest stay is the likeliest to end.
-            for _ in range(min(before - count, len(self._inside))):
+            for _ in range(min(left, len(self._inside))):
                 self._exit(self._inside.popleft(), now, "door and count")
 
     def tick(self) -> None:
@@ -327,11 +347,13 @@ class EntryController:
             entered_at=now,
         )
         self._inside.append(visit)
+        self.store.keep_open_visit(visit)
         self._visits.send(self._topic, visit)
 
     def _exit(self, visit: Visit, now: datetime, how: str) -> None:
         log.info("visit %s ended (%s)", visit.visit_id, how)
         self._visits.send(self._topic, visit.model_copy(update={"exited_at": now}))
+        self.store.end_open_visit(visit.visit_id)
 
 
 def feed_scanner(controller: EntryController, lines: Iterable[str]) -> None:

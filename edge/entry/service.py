@@ -23,6 +23,7 @@ from edge.entry.controller import (
     Decision,
     EntryController,
     contact_listener,
+    feed_scanner,
     qr_from_frame,
 )
 from edge.entry.faces import FaceGate
@@ -39,6 +40,7 @@ log = logging.getLogger(__name__)
 
 _TICK_S = 1.0
 _READ_TIMEOUT_S = 1.0
+_SCANNER_POLL_S = 0.5
 
 
 class DoorFrame(Protocol):
@@ -105,6 +107,7 @@ class EntryService:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._housekeeping, name="entry", daemon=True)
         self._door_thread: threading.Thread | None = None
+        self._scanner_thread: threading.Thread | None = None
 
     def _face_gate(self, face: FaceEntrySettings) -> FaceGate:
         self.gallery = FaceGallery(
@@ -139,11 +142,19 @@ class EntryService:
                 target=self._watch_door, args=(door_camera,), name="entry-door", daemon=True
             )
             self._door_thread.start()
+        if self.settings.scanner_file is not None:
+            self._scanner_thread = threading.Thread(
+                target=self._follow_scanner,
+                args=(self.settings.scanner_file,),
+                name="entry-scanner",
+                daemon=True,
+            )
+            self._scanner_thread.start()
 
     def stop(self) -> None:
         """Stop the background work and close the state file."""
         self._stop.set()
-        for thread in (self._door_thread, self._thread):
+        for thread in (self._door_thread, self._scanner_thread, self._thread):
             if thread is not None and thread.is_alive():
                 thread.join(timeout=15)
         self._http.close()
@@ -161,6 +172,22 @@ class EntryService:
             except Exception:
                 # A fault at the door must never stop the door watch for the next person.
                 log.exception("entry failed on a door frame")
+
+    def _follow_scanner(self, path: Path) -> None:
+        """Show each line appended to the scanner file to the door, as a scanner types it."""
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.touch()
+        with path.open(encoding="utf-8", errors="replace") as lines:
+            lines.seek(0, os.SEEK_END)  # codes written before the start are stale
+            while not self._stop.is_set():
+                line = lines.readline()
+                if not line:
+                    self._stop.wait(_SCANNER_POLL_S)
+                    continue
+                try:
+                    feed_scanner(self.controller, [line])
+                except Exception:
+                    log.exception("entry failed on a scanned code")
 
     def _housekeeping(self) -> None:
         next_sync = 0.0

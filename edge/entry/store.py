@@ -1,7 +1,9 @@
-"""The node's entry state in one SQLite file: replay cache, revocations and the audit log.
+"""The node's entry state in one SQLite file: replay cache, revocations, open visits and the
+audit log.
 
 It survives a restart: a token used once stays used until it expires, a revoked member stays
-revoked until cloud-duty says otherwise, and every door decision is kept for the audit.
+revoked until cloud-duty says otherwise, a visit open at a restart is still open after it (so
+its exit is still seen), and every door decision is kept for the audit.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from station.contracts import Visit, decode
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS used_nonce (
     nonce TEXT PRIMARY KEY,
@@ -19,6 +23,11 @@ CREATE TABLE IF NOT EXISTS used_nonce (
 );
 CREATE TABLE IF NOT EXISTS revoked_member (
     member_id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS open_visit (
+    visit_id TEXT PRIMARY KEY,
+    entered_at REAL NOT NULL,
+    payload TEXT NOT NULL
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -86,6 +95,28 @@ class EntryStore:
                 "SELECT 1 FROM revoked_member WHERE member_id = ?", (member_id,)
             ).fetchone()
         return row is not None
+
+    def keep_open_visit(self, visit: Visit) -> None:
+        """Remember a visit that has begun, until its exit."""
+        with self._lock:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO open_visit (visit_id, entered_at, payload) "
+                "VALUES (?, ?, ?)",
+                (visit.visit_id, visit.entered_at.timestamp(), visit.to_payload().decode()),
+            )
+
+    def end_open_visit(self, visit_id: str) -> None:
+        """Forget a visit that has ended."""
+        with self._lock:
+            self._conn.execute("DELETE FROM open_visit WHERE visit_id = ?", (visit_id,))
+
+    def open_visits(self) -> list[Visit]:
+        """Return the visits still open, oldest first."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT payload FROM open_visit ORDER BY entered_at, visit_id"
+            ).fetchall()
+        return [decode(Visit, row[0].encode()) for row in rows]
 
     def audit(self, entry: AuditEntry) -> None:
         """Append one decision to the audit log."""

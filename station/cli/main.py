@@ -169,7 +169,7 @@ def _parser() -> argparse.ArgumentParser:
     simulate.add_argument(
         "--scenario",
         default="idle",
-        choices=["idle", "heatwave", "smoke", "overcurrent"],
+        choices=["idle", "heatwave", "smoke", "overcurrent", "walk-in"],
         help=_("what the sensors do after start"),
     )
     simulate.add_argument("--duration", type=float, help=_("stop after this many seconds"))
@@ -196,8 +196,12 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help=_("a whole station and cloud-duty on this machine"))
     demo.add_argument("--workdir", default="var/demo", help=_("state of the demo's parts"))
     demo.add_argument("--port", type=int, default=8000, help=_("cloud-duty's HTTP port"))
-    demo.add_argument("--clip", help=_("video the node watches (default: the shared crowd clip)"))
-    demo.add_argument("--model", help=_("detector weights (default: the shared COCO model)"))
+    demo.add_argument(
+        "--clip", help=_("the earlier one-camera demo on this video (default: the crowd clip)")
+    )
+    demo.add_argument(
+        "--model", help=_("the earlier one-camera demo with these weights (default: COCO)")
+    )
     demo.add_argument("--duration", type=float, help=_("stop after this many seconds"))
     demo.set_defaults(func=_run_demo)
 

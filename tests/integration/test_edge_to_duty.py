@@ -39,14 +39,14 @@ def _get(duty: DutyServer, path: str, **params: Any) -> list[dict[str, Any]]:
         return list(response.json()["items"])
 
 
-def test_real_node_detection_becomes_exactly_one_alert(
+def test_a_person_seen_by_a_real_node_is_occupancy_and_pages_nobody(
     duty: DutyServer, broker: MosquittoBroker, tmp_path: Path, models_dir: Path, media_dir: Path
 ) -> None:
     feed = FeedReader(duty.url).start()
     config = write_edge_config(tmp_path, broker.port, models_dir, media_dir, NODE)
     node = EdgeProcess(config, tmp_path / "edge.log").start()
     try:
-        # Wait for the event's updates too: they must fold into the one alert, not add any.
+        # Wait for the event's updates too: they fold into the one event record.
         wait_until(
             lambda: any(e["id"] for e in _get(duty, "/api/v1/events", node_id=NODE)),
             90,
@@ -54,27 +54,34 @@ def test_real_node_detection_becomes_exactly_one_alert(
         )
         first = _get(duty, "/api/v1/events", node_id=NODE)[0]
         wait_until(lambda: " seq=2 " in node.log(), 60, "two updates from the node")
+        wait_until(lambda: _occupancy(duty) is not None, 30, "occupancy in a heartbeat")
         assert node.stop() == 0
     finally:
         node.kill()
-    wait_until(lambda: not _get(duty, "/api/v1/alerts", kind="person")[0]["active"], 20, "clear")
+    wait_until(lambda: _get(duty, "/api/v1/events", node_id=NODE)[0]["ended_at"], 20, "the end")
     feed.stop()
     assert feed.error is None
 
-    (alert,) = _get(duty, "/api/v1/alerts", kind="person")
-    assert (alert["station_id"], alert["zone"], alert["count"]) == ("st-e2e", "street", 1)
+    assert _get(duty, "/api/v1/alerts", kind="person") == []
     (stored,) = _get(duty, "/api/v1/events", node_id=NODE)
-    assert stored["id"] == first["id"]
-    assert stored["alert_id"] == alert["id"]
-    assert stored["ended_at"] is not None
-    person_feed = [e["change"] for e in feed.events if e["alert"]["id"] == alert["id"]]
-    assert person_feed[0] == "opened"
-    assert person_feed[-1] == "cleared"
+    assert (stored["id"], stored["kind"], stored["alert_id"]) == (first["id"], "person", None)
+    assert stored["last_seq"] >= 2  # its updates folded into the one record
+    # The node's own offline alert is the only one: presence reached no feed, no page.
+    assert {e["alert"]["kind"] for e in feed.events} <= {"station_offline"}
     (node_row,) = _get(duty, "/api/v1/nodes", station_id="st-e2e")
     assert node_row["health"]["cameras"][0]["camera_id"] == "main"
     # A node that stops leaves its station unwatched: that is an alert of its own.
     (offline,) = _get(duty, "/api/v1/alerts", kind="station_offline")
     assert offline["zone"] == NODE
+
+
+def _occupancy(duty: DutyServer) -> int | None:
+    """What the node's camera counts now, from its last heartbeat."""
+    nodes = _get(duty, "/api/v1/nodes", station_id="st-e2e")
+    health = nodes[0].get("health") if nodes else None
+    cameras = health["cameras"] if health else []
+    value = cameras[0].get("occupancy") if cameras else None
+    return int(value) if value is not None else None
 
 
 def test_broker_down_for_10_s_mid_stream_loses_no_event(
@@ -118,7 +125,7 @@ def test_node_killed_and_restarted_resends_without_duplicates(
     outbox_path = tmp_path / "var" / "outbox.sqlite"
     node = EdgeProcess(config, tmp_path / "edge.log").start()
     try:
-        wait_until(lambda: _get(duty, "/api/v1/alerts", kind="person"), 90, "the first alert")
+        wait_until(lambda: _get(duty, "/api/v1/events", node_id=NODE), 90, "the first event")
         broker.stop()
         # With the cloud link down, what the node sees piles up in its outbox.
         wait_until(lambda: _queued_events(outbox_path), 60, "events queued in the outbox")
@@ -132,11 +139,9 @@ def test_node_killed_and_restarted_resends_without_duplicates(
     stored = {e["id"]: e for e in _get(duty, "/api/v1/events", node_id=NODE, limit=500)}
     for sent in queued:
         assert stored[sent.event_id]["last_seq"] >= sent.seq
-    alerts = _get(duty, "/api/v1/alerts", kind="person")
-    assert len(alerts) == 1
-    # Every stored event folded into the alert once: re-sent messages added nothing.
-    assert alerts[0]["count"] == len(stored)
-    assert {e["alert_id"] for e in stored.values()} == {alerts[0]["id"]}
+    # Presence is occupancy: re-sent or not, it raised no alert.
+    assert _get(duty, "/api/v1/alerts", kind="person") == []
+    assert {e["alert_id"] for e in stored.values()} == {None}
 
 
 def _total(duty: DutyServer, node_id: str) -> int:

@@ -1,4 +1,8 @@
-"""Alert lifecycle: events fold into one alert per station + kind + zone; staff act on it."""
+"""Alert lifecycle: events fold into one alert per station + kind + zone; staff act on it.
+
+Presence is occupancy, not an incident: it is kept as an event record and never raises an
+alert. Fire and smoke are the station's, whichever camera or rule reported them: one alert.
+"""
 
 from __future__ import annotations
 
@@ -35,6 +39,10 @@ SYSTEM_ACTOR = "system"
 # Hazards a camera sees are never held back; the rest follow from a station losing its node.
 NEVER_SUPPRESSED = frozenset({"fall", "fire", "smoke", STATION_OFFLINE})
 DEFAULT_REOPEN_WINDOW = timedelta(minutes=10)
+# Kinds that are telemetry: recorded, counted on the dashboard, never an alert or a page.
+OCCUPANCY_KINDS = frozenset({"person"})
+# Kinds that fill the whole room: a camera and the smoke sensor's rule report the same one.
+STATION_WIDE_KINDS = frozenset({"fire", "smoke"})
 
 
 # Severities from least to most urgent; an alert's severity only ever moves up this list.
@@ -47,6 +55,16 @@ class AlertNotFoundError(NotFoundError):
 
 class AlertTransitionError(ConflictError):
     """The alert is not in a state that allows the action."""
+
+
+def alert_zone(kind: str, zone: str) -> str:
+    """The zone an alert of this kind is keyed by: none for station-wide hazards."""
+    return "" if kind in STATION_WIDE_KINDS else zone
+
+
+def pages_anyone(severity: str) -> bool:
+    """Whether an alert of this severity escalates: info-level ones are only shown."""
+    return SEVERITY_RANK.get(severity, 1) > SEVERITY_RANK["info"]
 
 
 def event_severity(kind: str, given: EventSeverity | None) -> str:
@@ -166,7 +184,7 @@ class AlertBook:
         self._open[(station_id, kind, zone)] = alert
         alert_id = self._touch(alert, "opened")
         self.session.add(AlertAction(alert_id=alert_id, action="opened", actor=SYSTEM_ACTOR))
-        if not alert.suppressed:
+        if not alert.suppressed and pages_anyone(severity):
             self.opened.append(alert_id)
         return alert
 
@@ -196,7 +214,7 @@ class AlertBook:
         assert alert.id is not None
         self.session.add(AlertAction(alert_id=alert.id, action="reopened", actor=SYSTEM_ACTOR))
         self._touch(alert, "reopened")
-        if not alert.suppressed:
+        if not alert.suppressed and pages_anyone(alert.severity):
             self.opened.append(alert.id)
         return alert
 
@@ -264,20 +282,22 @@ def apply_event(
 
 
 def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
-    """Start the event's record and raise (or fold into) its alert."""
+    """Start the event's record and raise (or fold into) its alert; presence raises none."""
     if event.phase is not EventPhase.NEW:
         # The new message was lost or refused; start the record from what we have.
         logger.info("event %s first seen at phase %s", event.event_id, event.phase.value)
     kind = event.kind.value
-    alert = book.raise_alert(
-        station_id,
-        kind,
-        event.zone,
-        event.started_at,
-        event.score,
-        event.event_id,
-        event_severity(kind, event.severity),
-    )
+    alert = None
+    if kind not in OCCUPANCY_KINDS:
+        alert = book.raise_alert(
+            station_id,
+            kind,
+            alert_zone(kind, event.zone),
+            event.started_at,
+            event.score,
+            event.event_id,
+            event_severity(kind, event.severity),
+        )
     record = EventRecord(
         id=event.event_id,
         node_id=event.node_id,
@@ -290,12 +310,13 @@ def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
         last_seq=event.seq,
         started_at=event.started_at,
         updated_at=event.ts,
-        alert_id=alert.id,
+        alert_id=alert.id if alert is not None else None,
     )
     book.session.add(record)
     if event.phase is EventPhase.END:
         record.ended_at = event.ts
-        book.clear(alert, event.ts)
+        if alert is not None:
+            book.clear(alert, event.ts)
     return record
 
 

@@ -135,6 +135,7 @@ def unescalated(session: Session) -> list[int]:
             Alert.status == AlertStatus.OPEN,
             col(Alert.suppressed).is_(False),
             col(Alert.escalation_policy).is_(None),
+            Alert.severity != "info",
         )
     ).all()
     return [r for r in rows if r is not None]

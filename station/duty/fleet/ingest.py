@@ -26,7 +26,13 @@ from station.contracts import (
     decode_for_topic,
     parse_topic,
 )
-from station.duty.alerting.alerts import DEFAULT_REOPEN_WINDOW, AlertBook, apply_event
+from station.duty.alerting.alerts import (
+    DEFAULT_REOPEN_WINDOW,
+    OCCUPANCY_KINDS,
+    AlertBook,
+    alert_zone,
+    apply_event,
+)
 from station.duty.alerting.models import EventRecord
 from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
@@ -229,7 +235,13 @@ class IngestPipeline:
     ) -> None:
         if not events:
             return
-        book.lock({(stations[e.node_id], e.kind.value, e.zone) for e in events})
+        book.lock(
+            {
+                (stations[e.node_id], e.kind.value, alert_zone(e.kind.value, e.zone))
+                for e in events
+                if e.kind.value not in OCCUPANCY_KINDS
+            }
+        )
         ids = {e.event_id for e in events}
         known = {
             r.id: r for r in session.exec(select(EventRecord).where(col(EventRecord.id).in_(ids)))
