@@ -236,6 +236,7 @@ class VisitMethod(StrEnum):
     """How a visitor got in."""
 
     QR = "qr"
+    CARD = "card"
     FACE = "face"
     REMOTE = "remote"
     UNKNOWN = "unknown"

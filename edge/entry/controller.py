@@ -30,7 +30,13 @@ from station.contracts import (
     Visit,
     VisitMethod,
 )
-from station.tokens import RefusalReason, TokenRefusedError, TokenVerifier
+from station.tokens import (
+    CARD_PREFIX,
+    CardVerifier,
+    RefusalReason,
+    TokenRefusedError,
+    TokenVerifier,
+)
 from vision.qr import Frame, QrReader
 
 log = logging.getLogger(__name__)
@@ -82,6 +88,9 @@ class EntryConfig(BaseModel):
     )
     repeat_ignore_s: float = Field(
         default=3, ge=0, le=60, description="The same code seen again this soon is one showing."
+    )
+    card_uses_per_minute: int = Field(
+        default=2, ge=1, le=30, description="Uses of one printed card per door per minute."
     )
     failure_limit: int = Field(default=3, ge=1, description="Failures before slowing down.")
     failure_window_s: float = Field(default=60, gt=0, description="Window failures count in.")
@@ -152,9 +161,11 @@ class EntryController:
         door: DoorOpener,
         visits: VisitSink,
         clock: Clock,
+        door_id: str = "door",
     ) -> None:
         """Wire the controller; nothing runs until something is shown to it."""
         self.node_id = node_id
+        self.door_id = door_id
         self.config = config
         self.store = store
         self._verifier = TokenVerifier(
@@ -162,6 +173,9 @@ class EntryController:
             config.station_id,
             config.region,
             config.leeway_s,
+        )
+        self._cards = CardVerifier(
+            [config.public_key, *config.previous_public_keys], config.station_id, config.leeway_s
         )
         self._door = door
         self._visits = visits
@@ -189,20 +203,38 @@ class EntryController:
             key = f"qr:{digest}"
             if self._throttle.blocked(key, now):
                 return self._refuse(VisitMethod.QR, None, "throttled", key, now, count=False)
-            try:
-                claims = self._verifier.verify(text, now)
-            except TokenRefusedError as err:
-                return self._refuse(VisitMethod.QR, None, err.reason.value, key, now)
-            if self.store.is_revoked(claims.member_id):
-                return self._refuse(
-                    VisitMethod.QR, claims.member_id, RefusalReason.REVOKED, key, now
-                )
-            if not self.store.use_nonce(claims.nonce, claims.expires_at, now):
-                return self._refuse(
-                    VisitMethod.QR, claims.member_id, RefusalReason.REPLAYED, key, now
-                )
-            self._throttle.succeed(key)
-            return self._admit(VisitMethod.QR, claims.member_id, now)
+            if text.startswith(CARD_PREFIX + "."):
+                return self._present_card(text, key, now)
+            return self._present_token(text, key, now)
+
+    def _present_token(self, text: str, key: str, now: datetime) -> Decision:
+        """A phone's short-lived code: signed, in date, not revoked, never seen before."""
+        try:
+            claims = self._verifier.verify(text, now)
+        except TokenRefusedError as err:
+            return self._refuse(VisitMethod.QR, None, err.reason.value, key, now)
+        if self.store.is_revoked(claims.member_id):
+            return self._refuse(VisitMethod.QR, claims.member_id, RefusalReason.REVOKED, key, now)
+        if not self.store.use_nonce(claims.nonce, claims.expires_at, now):
+            return self._refuse(VisitMethod.QR, claims.member_id, RefusalReason.REPLAYED, key, now)
+        self._throttle.succeed(key)
+        return self._admit(VisitMethod.QR, claims.member_id, now)
+
+    def _present_card(self, text: str, key: str, now: datetime) -> Decision:
+        """A printed card: signed, not revoked, and within its uses at this door this minute."""
+        method = VisitMethod.CARD
+        try:
+            card = self._cards.verify(text, now)
+        except TokenRefusedError as err:
+            return self._refuse(method, None, err.reason.value, key, now)
+        if self.store.is_revoked(card.member_id) or self.store.is_card_revoked(card.card_id):
+            return self._refuse(method, card.member_id, RefusalReason.REVOKED, key, now)
+        limit = self.config.card_uses_per_minute
+        if not self.store.use_card(card.card_id, self.door_id, now, limit):
+            why = f"{RefusalReason.REPLAYED.value}: over {limit} uses a minute"
+            return self._refuse(method, card.member_id, why, key, now)
+        self._throttle.succeed(key)
+        return self._admit(method, card.member_id, now)
 
     def present_face(
         self, member_id: str | None, face_key: str, failed: str | None = None

@@ -90,7 +90,9 @@ class EntryService:
         self.settings = settings
         self.store = EntryStore(settings.policy.state_path)
         door = devices.door
-        self.controller = EntryController(node_id, settings.policy, self.store, door, uplink, clock)
+        self.controller = EntryController(
+            node_id, settings.policy, self.store, door, uplink, clock, door.device_id
+        )
         devices.registry.listen(contact_listener(self.controller, door.device_id))
         uplink.on_command(CommandName.UNLOCK, self.controller.remote_unlock)
         self._reader = QrReader()

@@ -64,6 +64,11 @@ class DutySettings(BaseSettings):
     member_credential_ttl_s: int = Field(
         default=3600, ge=60, le=7 * 24 * 3600, description="Default life of a member's page."
     )
+    card_font: str = Field(
+        default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        description="A TrueType font with Chinese glyphs for printed member cards "
+        "(Debian: fonts-wqy-microhei).",
+    )
     enrolment_code_ttl_h: float = Field(
         default=24, gt=0, le=24 * 14, description="How long a node's enrolment code works."
     )

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from station.duty.people import erasure, members
+from station.duty.people import cards, erasure, members
 from station.duty.people.models import (
     AuditEntry,
     AuditPublic,
@@ -80,6 +80,7 @@ def erase_member(session: Session, member: Member, who: str, now: datetime) -> M
     revocation = session.get(MemberRevocation, member.id)
     if revocation is not None:
         session.delete(revocation)
+    cards.revoke_all_of(session, member.id, "erased", now)
     erased = erasure.order_deletions(session, member.id, member.station_id, nodes, who, now)
     session.flush()
     session.delete(member)

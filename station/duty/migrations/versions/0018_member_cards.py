@@ -1,0 +1,43 @@
+"""printed member cards
+
+Revision ID: 0018
+Revises: 0001
+Create Date: 2026-12-03 13:50:00.000000
+
+A printed card opens one station until it is revoked; the revoked card ids go to the nodes
+in their entry sync. The token itself is never stored: it is signed again from these claims.
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+from station.duty.db import UTCDateTime
+
+revision: str = "0018"
+down_revision: str | None = "0001"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    """Apply this revision."""
+    op.create_table(
+        "member_card",
+        sa.Column("id", sa.String(length=64), nullable=False),
+        sa.Column("member_id", sa.String(length=64), nullable=True),
+        sa.Column("station_id", sa.String(length=64), nullable=False),
+        sa.Column("issued_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("issued_by", sa.String(length=64), nullable=False),
+        sa.Column("revoked_at", UTCDateTime(timezone=True), nullable=True),
+        sa.Column("revoked_reason", sa.String(length=200), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_member_card_member_id", "member_card", ["member_id"])
+
+
+def downgrade() -> None:
+    """Revert this revision."""
+    op.drop_index("ix_member_card_member_id", table_name="member_card")
+    op.drop_table("member_card")
