@@ -23,6 +23,7 @@ from edge.errors import ConfigError
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
+from vision.privacy import DEFAULT_CHECK_SCORE
 from vision.roles import Role
 from vision.weights import PACKAGE_PREFIX, ImageSize, ModelSpec
 
@@ -125,6 +126,12 @@ class PrivacyConfig(_Section):
 
     face_model: Path = Field(description="YuNet ONNX file for cv2.FaceDetectorYN.")
     face_score: float = Field(default=0.5, gt=0, lt=1, description="Lowest face score blurred.")
+    check_score: float = Field(
+        default=DEFAULT_CHECK_SCORE,
+        gt=0,
+        lt=1,
+        description="A face this sure, still found after blurring, keeps the snapshot here.",
+    )
     snapshots: bool = Field(default=True, description="Attach a blurred JPEG to new events.")
     jpeg_quality: int = Field(default=80, ge=10, le=100, description="Snapshot JPEG quality.")
 

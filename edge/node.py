@@ -75,12 +75,18 @@ class EventRouter:
         """Hand camera fires to these local rules from now on."""
         self._safety = safety
 
-    def camera_event(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> Event:
+    def camera_event(
+        self, camera_id: str, event: HazardEvent, *, has_snapshot: bool, snapshot_withheld: str = ""
+    ) -> Event:
         """Send one camera's event; fire and smoke also drive the local rules."""
         if self._safety is not None:
             self._safety.rules.on_hazard(camera_id, event)
         wire = to_contract_event(
-            self.node_id, event, camera_id=camera_id, has_snapshot=has_snapshot
+            self.node_id,
+            event,
+            camera_id=camera_id,
+            has_snapshot=has_snapshot,
+            snapshot_withheld=snapshot_withheld,
         )
         return self._emit(wire)
 

@@ -213,6 +213,11 @@ class Event(Message):
     zone: str = Field(default="", max_length=64, description="Zone name; empty for the frame.")
     count: int = Field(default=0, ge=0, le=10_000, description="People counted, if relevant.")
     has_snapshot: bool = Field(default=False, description="A blurred JPEG follows on snapshot.")
+    snapshot_withheld: str = Field(
+        default="",
+        max_length=100,
+        description="Why no snapshot follows though one was due (e.g. a face still found).",
+    )
     severity: EventSeverity | None = Field(
         default=None, description="The node's judgement of urgency; none where it has none."
     )

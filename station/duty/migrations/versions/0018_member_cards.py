@@ -1,4 +1,4 @@
-"""printed member cards
+"""printed member cards; why an event's snapshot was withheld
 
 Revision ID: 0018
 Revises: 0001
@@ -6,6 +6,7 @@ Create Date: 2026-12-03 13:50:00.000000
 
 A printed card opens one station until it is revoked; the revoked card ids go to the nodes
 in their entry sync. The token itself is never stored: it is signed again from these claims.
+An event records why its node kept the snapshot back (a face still found after blurring).
 """
 
 from collections.abc import Sequence
@@ -35,9 +36,14 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_member_card_member_id", "member_card", ["member_id"])
+    op.add_column(
+        "event",
+        sa.Column("snapshot_withheld", sa.String(length=100), nullable=False, server_default=""),
+    )
 
 
 def downgrade() -> None:
     """Revert this revision."""
+    op.drop_column("event", "snapshot_withheld")
     op.drop_index("ix_member_card_member_id", table_name="member_card")
     op.drop_table("member_card")
