@@ -25,13 +25,14 @@ from edge.entry.controller import (
     contact_listener,
     qr_from_frame,
 )
-from edge.entry.faces import FaceGate
+from edge.entry.faces import FaceGate, StationScreen
 from edge.entry.gallery import FaceGallery, new_gallery_key
 from edge.entry.store import EntryStore
 from edge.entry.sync import sync_entry
 from edge.errors import EntrySyncError
 from edge.link.uplink import Uplink
 from station.contracts import CommandName, utcnow
+from vision.challenge import ChallengeRules
 from vision.faces import FaceEngine, FaceModelPaths
 from vision.qr import Frame, QrReader
 
@@ -89,6 +90,8 @@ class EntryService:
         """Build the controller, the QR reader and, if configured, the face gate."""
         self.settings = settings
         self.store = EntryStore(settings.policy.state_path)
+        self._devices = devices
+        self._clock = clock
         door = devices.door
         self.controller = EntryController(
             node_id, settings.policy, self.store, door, uplink, clock, door.device_id
@@ -113,7 +116,11 @@ class EntryService:
             face.gallery_path, load_gallery_key(face.gallery_key_file), face.threshold
         )
         engine = FaceEngine(FaceModelPaths.standard(face.yunet, face.dlib_dir))
-        return FaceGate(engine, self.gallery, self.controller, face.frames, face.liveness_frames)
+        screen = StationScreen(self._devices.link.send, self._devices.door.device_id)
+        rules = ChallengeRules(time_limit_s=face.challenge_s)
+        return FaceGate(
+            engine, self.gallery, self.controller, screen, self._clock, face.frames, rules
+        )
 
     def on_frame(self, image: Frame) -> Decision | None:
         """Look for a QR code, then (if enabled) a face, in one door-camera frame."""
