@@ -24,6 +24,8 @@ from edge.entry.store import AuditEntry, EntryStore
 from station.contracts import (
     Command,
     CommandOutcome,
+    DoorDecision,
+    DoorOutcome,
     Message,
     NodeTopics,
     TopicKind,
@@ -162,8 +164,10 @@ class EntryController:
         visits: VisitSink,
         clock: Clock,
         door_id: str = "door",
+        decisions: VisitSink | None = None,
     ) -> None:
-        """Wire the controller; nothing runs until something is shown to it."""
+        """Wire the controller; nothing runs until something is shown to it. Each line of the
+        door log also goes to `decisions` (the uplink) for cloud-duty's audit log."""
         self.node_id = node_id
         self.door_id = door_id
         self.config = config
@@ -181,6 +185,8 @@ class EntryController:
         self._visits = visits
         self._clock = clock
         self._topic = NodeTopics(node_id).topic(TopicKind.VISIT)
+        self._decisions = decisions
+        self._decision_topic = NodeTopics(node_id).topic(TopicKind.DOOR)
         self._throttle = FailureThrottle(
             config.failure_limit, config.failure_window_s, config.lockout_s
         )
@@ -325,7 +331,7 @@ class EntryController:
     ) -> Decision:
         if count:
             self._throttle.fail(key, now)
-        self.store.audit(AuditEntry(now, method.value, member_id, "refused", reason))
+        self._log(AuditEntry(now, method.value, member_id, "refused", reason))
         log.info("entry refused (%s): %s", method.value, reason)
         return Decision(False, method, member_id, reason)
 
@@ -339,14 +345,30 @@ class EntryController:
             log.warning("anti-passback: member %s entered again without an exit", member_id)
         self._door.request_unlock(f"{method.value} entry")
         self._pending.append(_Pending(member_id, method, now))
-        self.store.audit(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        self._log(AuditEntry(now, method.value, member_id, "unlocked", reason))
         return Decision(True, method, member_id, reason)
+
+    def _log(self, entry: AuditEntry) -> None:
+        """Keep a door decision in the local log and send it up for the audit log."""
+        self.store.audit(entry)
+        if self._decisions is None:
+            return
+        decision = DoorDecision(
+            decision_id=f"d-{uuid.uuid4().hex}",
+            node_id=self.node_id,
+            at=entry.at,
+            method=VisitMethod(entry.method),
+            member_id=entry.member_id,
+            outcome=DoorOutcome(entry.outcome),
+            reason=entry.reason[:200],
+        )
+        self._decisions.send(self._decision_topic, decision)
 
     def _expire_pending(self, now: datetime) -> None:
         limit = timedelta(seconds=self.config.confirm_timeout_s)
         while self._pending and now - self._pending[0].at > limit:
             gone = self._pending.popleft()
-            self.store.audit(
+            self._log(
                 AuditEntry(now, gone.method.value, gone.member_id, "not_entered", "door not opened")
             )
 

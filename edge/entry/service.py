@@ -94,7 +94,7 @@ class EntryService:
         self._clock = clock
         door = devices.door
         self.controller = EntryController(
-            node_id, settings.policy, self.store, door, uplink, clock, door.device_id
+            node_id, settings.policy, self.store, door, uplink, clock, door.device_id, uplink
         )
         devices.registry.listen(contact_listener(self.controller, door.device_id))
         uplink.on_command(CommandName.UNLOCK, self.controller.remote_unlock)
