@@ -121,6 +121,18 @@ class DutySettings(BaseSettings):
     visit_retention_days: float = Field(
         default=90, gt=0, description="Visit details are deleted after this many days."
     )
+    record_retention_days: float = Field(
+        default=180,
+        gt=0,
+        description="Resolved alerts, their events, feed entries and deliveries, and command "
+        "records are deleted after this many days.",
+    )
+    audit_retention_days: float = Field(
+        default=3 * 365,
+        ge=365,
+        description="Audit log lines are deleted after this many days: a year at least, and "
+        "at least as long as visits and records are kept.",
+    )
     reopen_window_s: float = Field(
         default=600, ge=0, description="A resolved alert firing again within this reopens."
     )
@@ -145,4 +157,13 @@ class DutySettings(BaseSettings):
                 raise ValueError("UWS_ADMIN_PASSWORD is a placeholder; set a real password")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
+        return self
+
+    @model_validator(mode="after")
+    def _audit_outlives_what_it_records(self) -> DutySettings:
+        if self.audit_retention_days < max(self.record_retention_days, self.visit_retention_days):
+            raise ValueError(
+                "UWS_AUDIT_RETENTION_DAYS must be at least UWS_RECORD_RETENTION_DAYS and "
+                "UWS_VISIT_RETENTION_DAYS"
+            )
         return self
