@@ -154,6 +154,20 @@ class HealthConfig(_Section):
     interval_s: float = Field(default=30.0, gt=0, description="Seconds between NodeHealth.")
 
 
+class RetentionConfig(_Section):
+    """How long the node keeps its own records (cloud-duty keeps its own periods)."""
+
+    door_log_days: float = Field(
+        default=90, gt=0, description="Door decisions in the entry state file (also uplinked)."
+    )
+    outbox_days: float = Field(
+        default=30,
+        gt=0,
+        description="Messages the cloud never receipted are dropped after this many days.",
+    )
+    every_h: float = Field(default=6, gt=0, le=168, description="How often the purge runs.")
+
+
 class EdgeConfig(_Section):
     """Everything an edge node needs, from one YAML file."""
 
@@ -186,6 +200,9 @@ class EdgeConfig(_Section):
     )
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Heartbeat.")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="The node's local door log and outbox."
+    )
     devices: DevicesConfig | None = Field(
         default=None, description="The station's MQTT devices; none: the node runs no rules."
     )

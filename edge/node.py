@@ -24,6 +24,7 @@ from edge.entry.service import EntryService
 from edge.health import HealthReporter
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
+from edge.retention import LocalRetention
 from station.contracts import Event, NodeHealth, TopicKind, utcnow
 from vision.detector import YoloDetector
 from vision.events import HazardEvent
@@ -152,7 +153,8 @@ def _run_parts(
         camera.start()
     door = cameras[config.door_camera] if config.door_camera else None
     entry = _start_entry(config, safety, uplink, door)
-    health.start(config.health.interval_s, _health_publisher(uplink, reports))
+    retention = LocalRetention(config.retention, uplink.outbox, entry.store if entry else None)
+    health.start(config.health.interval_s, _health_publisher(uplink, reports, retention))
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     try:
         _analyse(list(cameras.values()), analysis, health, stop)
@@ -191,12 +193,15 @@ def _build_analysis(
 
 
 def _health_publisher(
-    uplink: Uplink, reports: DeviceStateReporter | None
+    uplink: Uplink, reports: DeviceStateReporter | None, retention: LocalRetention | None = None
 ) -> Callable[[NodeHealth], None]:
-    """Send each heartbeat now (never queued: a stale one is worthless) and the device states."""
+    """Send each heartbeat now (never queued: a stale one is worthless) and the device states;
+    the node's local retention runs on the heartbeat's thread when it is due."""
     topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish(report: NodeHealth) -> None:
+        if retention is not None:
+            retention.maybe_run(report.ts)
         if not uplink.publish_now(topic, report):
             log.debug("health not sent: cloud link down")
         if reports is not None:

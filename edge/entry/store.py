@@ -141,6 +141,12 @@ class EntryStore:
                 (entry.at.timestamp(), entry.method, entry.member_id, entry.outcome, entry.reason),
             )
 
+    def purge_audit(self, before: datetime) -> int:
+        """Delete door decisions made before `before`; return how many went."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM audit WHERE at < ?", (before.timestamp(),))
+        return int(cursor.rowcount)
+
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """Return the newest decisions, oldest first."""
         with self._lock:
