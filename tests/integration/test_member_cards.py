@@ -138,6 +138,8 @@ def test_cards_issue_print_open_and_resist_forgery_revocation_and_replay(
     assert controller.present_qr(spare_token).allowed  # type: ignore[union-attr]
 
     with duty.client() as admin:
+        exported = admin.get(f"/api/v1/members/{mine}/export").json()
+        assert {c["id"] for c in exported["cards"]} == {card["id"], spare["id"]}
         assert admin.delete(f"/api/v1/members/{mine}").status_code in (200, 204)
         audit = admin.get("/api/v1/audit", params={"limit": 500}).json()["items"]
     sync = node_http.get("/api/v1/entry/sync").json()

@@ -52,6 +52,7 @@ def export_member(session: Session, member: Member, now: datetime) -> MemberExpo
             else None
         ),
         visits=[VisitPublic.model_validate(v, from_attributes=True) for v in visits],
+        cards=[cards.public(c) for c in cards.of_member(session, member.id)],
         audit=[AuditPublic.model_validate(a, from_attributes=True) for a in trail],
     )
 
