@@ -8,34 +8,36 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.client import DutyError
+from dashboard.i18n import N_, _
 
 HERE = Path(__file__).resolve().parent
 PAGES = {
-    "overview": ("Overview", ":material/map:"),
-    "station": ("Station", ":material/monitoring:"),
-    "devices": ("Devices and nodes", ":material/memory:"),
-    "members": ("Members", ":material/badge:"),
-    "reports": ("Reports", ":material/summarize:"),
+    "overview": (N_("Overview"), ":material/map:"),
+    "station": (N_("Station"), ":material/monitoring:"),
+    "devices": (N_("Devices and nodes"), ":material/memory:"),
+    "members": (N_("Members"), ":material/badge:"),
+    "reports": (N_("Reports"), ":material/summarize:"),
 }
+ROLES = {"admin": N_("admin"), "duty": N_("duty"), "manager": N_("manager")}
 
 
 def _login() -> None:
-    st.title("Worker stations")
-    st.caption("Sign in with your cloud-duty account.")
+    st.title(_("Worker stations"))
+    st.caption(_("Sign in with your cloud-duty account."))
     with st.form("login"):
-        username = st.text_input("Username", max_chars=64)
-        password = st.text_input("Password", type="password", max_chars=256)
-        submitted = st.form_submit_button("Sign in")
+        username = st.text_input(_("Username"), max_chars=64)
+        password = st.text_input(_("Password"), type="password", max_chars=256)
+        submitted = st.form_submit_button(_("Sign in"))
     if not submitted:
         return
     if not username or not password:
-        st.error("Enter a username and a password.")
+        st.error(_("Enter a username and a password."))
         return
     try:
         with data.client(None) as duty:
             answer = duty.login(username, password)
     except DutyError as err:
-        st.error("Wrong username or password." if err.status == 401 else str(err))
+        st.error(_("Wrong username or password.") if err.status == 401 else str(err))
         return
     st.session_state["token"] = answer.access_token
     st.session_state["user"] = answer.user
@@ -45,25 +47,30 @@ def _login() -> None:
 def main() -> None:
     """Sign in, then the pages."""
     st.set_page_config(
-        page_title="Worker stations", page_icon=":material/home_work:", layout="wide"
+        page_title=_("Worker stations"), page_icon=":material/home_work:", layout="wide"
     )
     if data.SETTINGS_ERROR:
-        st.error(f"The dashboard's UWS_DASHBOARD_* settings are invalid:\n\n{data.SETTINGS_ERROR}")
+        invalid = _("The dashboard's UWS_DASHBOARD_* settings are invalid:")
+        st.error(f"{invalid}\n\n{data.SETTINGS_ERROR}")
         st.stop()
     if "token" not in st.session_state:
         _login()
         st.stop()
     who = data.user()
     with st.sidebar:
-        st.write(f"Signed in as **{who.username}** ({who.role})")
+        role = _(ROLES.get(who.role, who.role))
+        st.write(_("Signed in as **{name}** ({role})").format(name=who.username, role=role))
         if who.station_ids:
-            st.caption(f"{len(who.station_ids)} station(s) in your care")
-        if st.button("Sign out"):
+            st.caption(_("{count} station(s) in your care").format(count=len(who.station_ids)))
+        if st.button(_("Sign out")):
             st.session_state.clear()
             st.rerun()
     pages = [
         st.Page(
-            str(HERE / "pages" / f"{name}.py"), title=title, icon=icon, default=name == "overview"
+            str(HERE / "pages" / f"{name}.py"),
+            title=_(title),
+            icon=icon,
+            default=name == "overview",
         )
         for name, (title, icon) in PAGES.items()
     ]

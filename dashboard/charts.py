@@ -2,62 +2,156 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import pandas as pd
 
+from dashboard.basemap import DistrictMap
+from dashboard.i18n import N_, _, language
 from dashboard.models import Alert, Bucket, DailyRow, OccupancyPoint, StationStatus
 
 STATE_COLOURS = {"alert": "#d62728", "offline": "#7f7f7f", "full": "#ff7f0e", "ok": "#2ca02c"}
 STATE_LABELS = {
-    "alert": "open alert",
-    "offline": "node offline",
-    "full": "full",
-    "ok": "open, all well",
+    "alert": N_("open alert"),
+    "offline": N_("node offline"),
+    "full": N_("full"),
+    "ok": N_("open, all well"),
 }
+_STATION_COLUMNS = ["station", "id", "longitude", "latitude", "state", "inside", "capacity"]
+_STATION_COLUMNS += ["occupancy", "open alerts"]
 VERDICT_COLOURS = {"confirmed": "#d62728", "false_alarm": "#1f77b4", "not judged": "#bbbbbb"}
+VERDICTS = {
+    "confirmed": N_("confirmed"),
+    "false_alarm": N_("false alarm"),
+    "not judged": N_("not judged"),
+}
+KINDS = {
+    "person": N_("person"),
+    "fall": N_("fall"),
+    "fire": N_("fire"),
+    "smoke": N_("smoke"),
+    "crowd": N_("crowd"),
+    "heat": N_("heat"),
+    "door_forced": N_("door forced"),
+    "door_held_open": N_("door held open"),
+    "overcurrent": N_("overcurrent"),
+    "device_offline": N_("device offline"),
+    "station_offline": N_("station offline"),
+}
+STATUSES = {"open": N_("open"), "acknowledged": N_("acknowledged"), "resolved": N_("resolved")}
+SEVERITIES = {"info": N_("info"), "warning": N_("warning"), "critical": N_("critical")}
 # altair's fluent builders are untyped (they return Any); a chart is whatever they build.
 Chart = Any
-WEEKDAYS = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"]
+WEEKDAYS = [N_("Mon"), N_("Tue"), N_("Wed"), N_("Thu"), N_("Fri"), N_("Sat"), N_("Sun")]
 
 
-def station_map(stations: Sequence[StationStatus]) -> Chart:
-    """Stations on longitude/latitude, coloured by state (no tiles: works offline)."""
+def station_map(stations: Sequence[StationStatus], districts: DistrictMap) -> Chart:
+    """Stations on their city's district outlines (no tiles: works offline). Districts are
+    shaded by their stations' open alerts; each station is coloured by its state and sized
+    by how full it is."""
     rows = [
         {
             "station": s.name,
             "id": s.station_id,
             "longitude": s.longitude,
             "latitude": s.latitude,
-            "state": STATE_LABELS[s.state],
+            "state": _(STATE_LABELS[s.state]),
             "inside": s.inside,
             "capacity": s.capacity,
-            "visits today": s.visits_today,
+            "occupancy": min(1.0, s.inside / s.capacity) if s.capacity else 0.0,
             "open alerts": s.open_alerts,
         }
         for s in stations
         if s.latitude is not None and s.longitude is not None
     ]
-    frame = pd.DataFrame(rows)
-    states = [STATE_LABELS[k] for k in STATE_COLOURS]
+    return (
+        alt.layer(_districts(stations, districts), _stations(rows), _district_names(districts))
+        .project(type="identity", reflectY=True)  # planar: a city is small
+        .properties(height=520)
+    )
+
+
+def _districts(stations: Sequence[StationStatus], districts: DistrictMap) -> Chart:
+    alerts: dict[str, int] = {}
+    for s in stations:
+        alerts[s.region] = alerts.get(s.region, 0) + s.open_alerts
+    chinese = language() != "en"
+    features = []
+    for d in districts.features:
+        names = {d.properties.name, d.properties.name_zh}
+        count = sum(n for region, n in alerts.items() if region in names)
+        label = d.properties.name_zh if chinese and d.properties.name_zh else d.properties.name
+        feature = d.model_dump()
+        feature["properties"] = {"label": label, "alerts": count}
+        features.append(feature)
+    most = max([1, *(f["properties"]["alerts"] for f in features)])
+    return (
+        alt.Chart(alt.InlineData(values=features))
+        .mark_geoshape(stroke="#ffffff", strokeWidth=1.5)
+        .encode(
+            color=alt.Color(
+                "properties.alerts:Q",
+                scale=alt.Scale(domain=[0, most], range=["#eef0f3", "#f4a3a3"]),
+                legend=alt.Legend(
+                    title=_("Open alerts in the district"), orient="top", format="d", tickMinStep=1
+                ),
+            ),
+            tooltip=[
+                alt.Tooltip("properties.label:N", title=_("district")),
+                alt.Tooltip("properties.alerts:Q", title=_("open alerts")),
+            ],
+        )
+    )
+
+
+def _stations(rows: Sequence[Mapping[str, object]]) -> Chart:
+    states = [_(STATE_LABELS[k]) for k in STATE_COLOURS]
     colour = alt.Color(
         "state:N",
         scale=alt.Scale(domain=states, range=list(STATE_COLOURS.values())),
-        legend=alt.Legend(title="State", orient="top"),
+        legend=alt.Legend(title=_("State"), orient="top"),
     )
-    base = alt.Chart(frame).encode(
-        x=alt.X("longitude:Q", scale=alt.Scale(zero=False, padding=30), title="longitude"),
-        y=alt.Y("latitude:Q", scale=alt.Scale(zero=False, padding=30), title="latitude"),
+    size = alt.Size(
+        "occupancy:Q",
+        scale=alt.Scale(domain=[0, 1], range=[70, 520]),
+        legend=alt.Legend(title=_("How full"), format="%", orient="top"),
     )
-    points = base.mark_circle(size=260, opacity=0.9, stroke="white", strokeWidth=1.5).encode(
-        color=colour, tooltip=list(frame.columns) if rows else []
+    tooltip = [
+        alt.Tooltip("station:N", title=_("station")),
+        alt.Tooltip("id:N", title=_("id")),
+        alt.Tooltip("state:N", title=_("state")),
+        alt.Tooltip("inside:Q", title=_("inside")),
+        alt.Tooltip("capacity:Q", title=_("capacity")),
+        alt.Tooltip("open alerts:Q", title=_("open alerts")),
+    ]
+    return (
+        alt.Chart(pd.DataFrame(rows, columns=_STATION_COLUMNS))
+        .mark_circle(opacity=0.9, stroke="white", strokeWidth=1.2)
+        .encode(
+            longitude="longitude:Q", latitude="latitude:Q", color=colour, size=size, tooltip=tooltip
+        )
     )
-    labels = base.mark_text(align="left", dx=10, dy=-8, fontSize=11, color="#444").encode(
-        text="id:N"
+
+
+def _district_names(districts: DistrictMap) -> Chart:
+    chinese = language() != "en"
+    names = [
+        {
+            "label": d.properties.name_zh
+            if chinese and d.properties.name_zh
+            else d.properties.name,
+            "longitude": d.centre()[0],
+            "latitude": d.centre()[1],
+        }
+        for d in districts.features
+    ]
+    return (
+        alt.Chart(pd.DataFrame(names))
+        .mark_text(fontSize=11, color="#6b7280", dy=-14)
+        .encode(longitude="longitude:Q", latitude="latitude:Q", text="label:N")
     )
-    return (points + labels).properties(height=460)
 
 
 def occupancy_line(points: Sequence[OccupancyPoint], capacity: int | None, tz: str) -> Chart:
@@ -73,8 +167,11 @@ def occupancy_line(points: Sequence[OccupancyPoint], capacity: int | None, tz: s
         .mark_area(line=True, opacity=0.4, interpolate="step-after")
         .encode(
             x=alt.X("time:T", title=None, axis=alt.Axis(format="%H:%M")),
-            y=alt.Y("inside:Q", title="people inside"),
-            tooltip=["time:T", "inside:Q"],
+            y=alt.Y("inside:Q", title=_("people inside")),
+            tooltip=[
+                alt.Tooltip("time:T", title=_("time"), format="%H:%M"),
+                alt.Tooltip("inside:Q", title=_("inside")),
+            ],
         )
     )
     if capacity is None:
@@ -93,14 +190,18 @@ def bars(
     """A bar chart of counts by label; labels keep their order unless `sort`."""
     frame = pd.DataFrame({"label": list(labels), "visits": list(counts)})
     order: list[str] | str = "-x" if sort else list(labels)
+    tooltip = [
+        alt.Tooltip("label:N", title=x_title),
+        alt.Tooltip("visits:Q", title=_("visits")),
+    ]
     if sort:
         return (
             alt.Chart(frame)
             .mark_bar()
             .encode(
                 y=alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=200)),
-                x=alt.X("visits:Q", title="visits"),
-                tooltip=["label", "visits"],
+                x=alt.X("visits:Q", title=_("visits")),
+                tooltip=tooltip,
             )
             .properties(height=alt.Step(26))
         )
@@ -109,8 +210,8 @@ def bars(
         .mark_bar()
         .encode(
             x=alt.X("label:N", sort=order, title=x_title, axis=alt.Axis(labelAngle=0)),
-            y=alt.Y("visits:Q", title="visits"),
-            tooltip=["label", "visits"],
+            y=alt.Y("visits:Q", title=_("visits")),
+            tooltip=tooltip,
         )
         .properties(height=220)
     )
@@ -118,12 +219,12 @@ def bars(
 
 def hourly(by_hour: Sequence[int]) -> Chart:
     """Visits by local hour of entry."""
-    return bars([f"{h:02d}" for h in range(24)], by_hour, "hour of day")
+    return bars([f"{h:02d}" for h in range(24)], by_hour, _("hour of day"))
 
 
 def weekly(by_weekday: Sequence[int]) -> Chart:
     """Visits by weekday, Monday first."""
-    return bars(WEEKDAYS, by_weekday, "day of week")
+    return bars([_(day) for day in WEEKDAYS], by_weekday, _("day of week"))
 
 
 def buckets(items: Sequence[Bucket], title: str, *, sort: bool = False) -> Chart:
@@ -137,9 +238,9 @@ def alert_timeline(alerts: Sequence[Alert], tz: str) -> Chart:
         [
             {
                 "first seen": pd.Timestamp(a.first_at).tz_convert(tz).tz_localize(None),
-                "kind": a.kind,
-                "verdict": a.verdict or "not judged",
-                "status": a.status,
+                "kind": _(KINDS.get(a.kind, a.kind)),
+                "verdict": _(VERDICTS[a.verdict or "not judged"]),
+                "status": _(STATUSES.get(a.status, a.status)),
                 "id": a.id,
             }
             for a in alerts
@@ -147,8 +248,10 @@ def alert_timeline(alerts: Sequence[Alert], tz: str) -> Chart:
     )
     colour = alt.Color(
         "verdict:N",
-        scale=alt.Scale(domain=list(VERDICT_COLOURS), range=list(VERDICT_COLOURS.values())),
-        legend=alt.Legend(orient="top"),
+        scale=alt.Scale(
+            domain=[_(VERDICTS[v]) for v in VERDICT_COLOURS], range=list(VERDICT_COLOURS.values())
+        ),
+        legend=alt.Legend(orient="top", title=_("verdict")),
     )
     return (
         alt.Chart(frame)
@@ -157,8 +260,14 @@ def alert_timeline(alerts: Sequence[Alert], tz: str) -> Chart:
             x=alt.X("first seen:T", title=None),
             y=alt.Y("kind:N", title=None),
             color=colour,
-            shape=alt.Shape("status:N", legend=alt.Legend(orient="top")),
-            tooltip=["id", "kind", "first seen:T", "verdict", "status"],
+            shape=alt.Shape("status:N", legend=alt.Legend(orient="top", title=_("status"))),
+            tooltip=[
+                alt.Tooltip("id:N", title=_("id")),
+                alt.Tooltip("kind:N", title=_("kind")),
+                alt.Tooltip("first seen:T", title=_("first seen"), format="%Y-%m-%d %H:%M"),
+                alt.Tooltip("verdict:N", title=_("verdict")),
+                alt.Tooltip("status:N", title=_("status")),
+            ],
         )
         .properties(height=alt.Step(30))
     )
@@ -172,8 +281,11 @@ def daily_visits(rows: Sequence[DailyRow]) -> Chart:
         .mark_bar()
         .encode(
             x=alt.X("monthdate(day):O", title=None, axis=alt.Axis(labelAngle=-45)),
-            y=alt.Y("visits:Q"),
-            tooltip=["day:T", "visits"],
+            y=alt.Y("visits:Q", title=_("visits")),
+            tooltip=[
+                alt.Tooltip("day:T", title=_("day"), format="%Y-%m-%d"),
+                alt.Tooltip("visits:Q", title=_("visits")),
+            ],
         )
         .properties(height=200)
     )

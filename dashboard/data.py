@@ -8,6 +8,7 @@ import streamlit as st
 from pydantic import ValidationError
 
 from dashboard.client import DutyClient, DutyError
+from dashboard.i18n import _
 from dashboard.models import (
     AlertPage,
     Consent,
@@ -56,11 +57,14 @@ def show_error(err: DutyError) -> None:
     """Tell the user what went wrong; sign out on an expired token."""
     if err.status == 401:
         st.session_state.pop("token", None)
-        st.error("Your session has expired: please sign in again.")
+        st.error(_("Your session has expired: please sign in again."))
     elif err.status == 403:
-        st.error(f"Not allowed: {err.detail}")
+        st.error(_("Not allowed: {detail}").format(detail=err.detail))
+    elif err.status == 0:
+        st.error(_("cloud-duty cannot be reached: {detail}").format(detail=err.detail))
     else:
-        st.error(f"cloud-duty: {err}")
+        answered = _("cloud-duty answered {status}: {detail}")
+        st.error(answered.format(status=err.status, detail=err.detail))
     st.stop()
 
 

@@ -26,6 +26,7 @@ class User(ApiModel):
     username: str
     role: str
     station_ids: list[str] = []
+    language: str = "zh-CN"
 
 
 class Login(ApiModel):
@@ -54,6 +55,7 @@ class Station(ApiModel):
     capacity: int | None
     latitude: float | None
     longitude: float | None
+    time_zone: str = "Asia/Shanghai"
 
 
 class StationStatus(ApiModel):
@@ -71,6 +73,7 @@ class StationStatus(ApiModel):
     inside: int
     visits_today: int
     state: Literal["alert", "offline", "full", "ok"]
+    time_zone: str = "Asia/Shanghai"
 
 
 class Overview(ApiModel):

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from pydantic import Field, HttpUrl
+from pathlib import Path
+
+from pydantic import Field, FilePath, HttpUrl
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MAP = Path(__file__).resolve().parent / "geo" / "shenzhen-districts.geojson"
 
 
 class DashboardSettings(BaseSettings):
@@ -19,6 +23,10 @@ class DashboardSettings(BaseSettings):
     )
     cache_ttl_s: int = Field(
         default=60, ge=0, le=3600, description="Seconds a fetched figure is reused."
+    )
+    map_geojson: FilePath = Field(
+        default=DEFAULT_MAP,
+        description="District boundaries (GeoJSON) the overview draws stations on; no tiles.",
     )
     page_size: int = Field(default=10, ge=1, le=100, description="Rows per page in lists.")
     timeout_s: float = Field(default=20, gt=0, le=300, description="HTTP timeout per request.")

@@ -38,7 +38,9 @@ def _shared(kind: str, env: str, relative: str) -> Path:
     raise DemoError(f"no {relative} under {', '.join(map(str, roots))}; set {env} or pass a path")
 
 
-def _edge_config(workdir: Path, broker_port: int, clip: Path, model: Path) -> Path:
+def _edge_config(
+    workdir: Path, broker_port: int, clip: Path, model: Path, metrics_port: int
+) -> Path:
     config = {
         "node_id": NODE_ID,
         "cloud": {"host": "127.0.0.1", "port": broker_port},
@@ -50,7 +52,7 @@ def _edge_config(workdir: Path, broker_port: int, clip: Path, model: Path) -> Pa
             "presence": {"confirm_s": 1.0, "clear_s": 3.0, "update_every_s": 10},
         },
         "outbox": {"path": str(workdir / "edge-outbox.sqlite")},
-        "health": {"interval_s": 30},
+        "health": {"interval_s": 30, "metrics_port": metrics_port},
         # The simulated station devices share the demo's one broker (a real station has its own).
         "devices": {"broker": {"host": "127.0.0.1", "port": broker_port}},
     }
@@ -127,11 +129,12 @@ def run_demo(args: argparse.Namespace) -> int:
         _register(api)
         devices = ["devices", "simulate", "--port", str(broker.port), "--scenario", "heatwave"]
         parts.append(("simulated devices", _spawn(devices, {}, workdir / "devices.log")))
-        edge_yaml = _edge_config(workdir, broker.port, clip, model)
+        node_metrics = free_port()
+        edge_yaml = _edge_config(workdir, broker.port, clip, model, node_metrics)
         parts.append(
             ("edge node", _spawn(["edge", "--config", str(edge_yaml)], {}, workdir / "edge.log"))
         )
-        _announce(api, workdir, broker.port)
+        _announce(api, workdir, broker.port, node_metrics)
         return _supervise(parts, stop, args.duration)
     finally:
         for name, proc in reversed(parts):
@@ -162,7 +165,7 @@ def _supervise(
     return 0
 
 
-def _announce(api: str, workdir: Path, broker_port: int) -> None:
+def _announce(api: str, workdir: Path, broker_port: int, node_metrics: int) -> None:
     auth = f"-H 'Authorization: Bearer {DEMO_TOKEN}'"
     print(  # noqa: T201
         f"""
@@ -171,6 +174,9 @@ worker-station demo is running (Ctrl-C stops it)
   API docs:                   {api}/docs   (token: {DEMO_TOKEN})
   alert feed (SSE):           curl -N {auth} {api}/api/v1/alerts/feed
   alerts:                     curl {auth} {api}/api/v1/alerts
+  metrics (Prometheus):       curl {auth} {api}/metrics
+                              curl http://127.0.0.1:{node_metrics}/metrics   (the node)
+  health:                     curl {api}/healthz
   MQTT:                       mosquitto_sub -p {broker_port} -t 'uws/v1/#' -v
   devices (heat wave script): mosquitto_sub -p {broker_port} -t 'dev/#' -v
   logs:                       {workdir}/duty.log, {workdir}/edge.log

@@ -152,6 +152,16 @@ class HealthConfig(_Section):
     """The heartbeat."""
 
     interval_s: float = Field(default=30.0, gt=0, description="Seconds between NodeHealth.")
+    metrics_port: int | None = Field(
+        default=None,
+        ge=0,
+        le=65535,
+        description="Serve Prometheus `/metrics` on this port (0: any free one); none: off.",
+    )
+    metrics_host: str = Field(
+        default="127.0.0.1",
+        description="Address the metrics server listens on; the station LAN's, for a scraper.",
+    )
 
 
 class RetentionConfig(_Section):

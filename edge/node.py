@@ -10,6 +10,7 @@ from contextlib import ExitStack
 from importlib import metadata
 from types import FrameType
 
+from edge.accelerator import find_gpu
 from edge.analysis import (
     StationAnalysis,
     build_blurrer,
@@ -24,6 +25,7 @@ from edge.entry.service import EntryService
 from edge.health import HealthReporter
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
+from edge.metrics import NodeMetrics
 from edge.retention import LocalRetention
 from station.contracts import Event, NodeHealth, TopicKind, utcnow
 from vision.detector import YoloDetector
@@ -146,7 +148,7 @@ def _run_parts(
 ) -> None:
     reports = _start_device_reports(config, safety, uplink)
     cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
-    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox)
+    health, stop_metrics = _health(config, list(cameras.values()), uplink, reports)
     analysis = _build_analysis(config, models, uplink, router, safety, blurrer)
     uplink.start()
     for camera in cameras.values():
@@ -160,12 +162,35 @@ def _run_parts(
         _analyse(list(cameras.values()), analysis, health, stop)
     finally:
         health.stop()
+        if stop_metrics is not None:
+            stop_metrics()
         for part in (entry, reports):
             if part is not None:
                 part.stop()
         for camera in cameras.values():
             camera.stop()
         uplink.stop()
+
+
+def _health(
+    config: EdgeConfig,
+    cameras: list[Camera],
+    uplink: Uplink,
+    reports: DeviceStateReporter | None,
+) -> tuple[HealthReporter, Callable[[], None] | None]:
+    """The heartbeat's reporter, and the metrics server where one is configured."""
+    metrics = NodeMetrics(uplink.outbox, reports.snapshot if reports else None)
+    health = HealthReporter(
+        config.node_id,
+        cameras,
+        uplink.outbox,
+        data_dir=config.outbox.path.parent,
+        gpu=find_gpu(),
+        metrics=metrics,
+    )
+    port = config.health.metrics_port
+    stop = metrics.serve(config.health.metrics_host, port) if port is not None else None
+    return health, stop
 
 
 def _build_analysis(

@@ -29,6 +29,26 @@ if [ $want_test_deps = 1 ] && ! command -v chromium >/dev/null; then
   apt_install chromium
 fi
 
+# tests/deploy checks deploy/ with each config's own tool: Caddy, promtool (Debian's
+# prometheus package) and Compose (systemd-analyze comes with systemd).
+if [ $want_test_deps = 1 ]; then
+  missing=()
+  command -v caddy >/dev/null || missing+=(caddy)
+  command -v promtool >/dev/null || missing+=(prometheus)
+  command -v docker-compose >/dev/null || docker compose version >/dev/null 2>&1 \
+    || missing+=(docker-compose)
+  if [ ${#missing[@]} -gt 0 ]; then
+    echo "bootstrap: installing ${missing[*]} to check the deployment configs"
+    apt_install "${missing[@]}"
+  fi
+fi
+
+# The console and dashboard are Chinese first: the browser tests' screenshots need CJK glyphs.
+if [ $want_test_deps = 1 ] && ! fc-list :lang=zh 2>/dev/null | grep -qi 'noto'; then
+  echo "bootstrap: installing fonts-noto-cjk for Chinese in the browser tests' screenshots"
+  apt_install fonts-noto-cjk
+fi
+
 if [ $want_test_deps = 1 ] && ! pg_isready -q -h 127.0.0.1 -p 5432 2>/dev/null; then
   if ! ls /etc/postgresql/*/main >/dev/null 2>&1; then
     echo "bootstrap: installing postgresql"

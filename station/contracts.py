@@ -141,6 +141,24 @@ class CameraHealth(BaseModel):
     last_frame_age_s: float | None = Field(
         default=None, ge=0, description="Seconds since the last frame; none before the first."
     )
+    dropped: int | None = Field(
+        default=None,
+        ge=0,
+        description="Frames received but never analysed since start (the model fell behind).",
+    )
+
+
+class GpuHealth(BaseModel):
+    """The accelerator of a node, where it has one (NVML, or tegrastats on a Jetson)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    name: str = Field(default="", max_length=64, description="Device name as the driver gives it.")
+    utilisation_percent: float | None = Field(
+        default=None, ge=0, le=100, description="Busy share of the last sample period."
+    )
+    memory_used_mb: float | None = Field(default=None, ge=0, description="Memory in use.")
+    memory_total_mb: float | None = Field(default=None, ge=0, description="Memory on the device.")
 
 
 class NodeHealth(Message):
@@ -161,6 +179,16 @@ class NodeHealth(Message):
         default=0, ge=0, description="Droppable messages evicted by the outbox cap since start."
     )
     cameras: list[CameraHealth] = Field(default_factory=list, max_length=32)
+    system_cpu_percent: float | None = Field(
+        default=None, ge=0, le=100, description="Whole-machine CPU use, all cores."
+    )
+    system_memory_percent: float | None = Field(
+        default=None, ge=0, le=100, description="Whole-machine memory in use."
+    )
+    disk_used_percent: float | None = Field(
+        default=None, ge=0, le=100, description="Use of the disk holding the node's data."
+    )
+    gpu: GpuHealth | None = Field(default=None, description="The accelerator; none without one.")
 
 
 class EventKind(StrEnum):

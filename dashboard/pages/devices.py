@@ -9,18 +9,20 @@ import streamlit as st
 
 from dashboard import data
 from dashboard.client import DutyError
+from dashboard.i18n import N_, _
 from dashboard.models import Node
 
-st.title("Devices and node health")
+st.title(_("Devices and node health"))
 try:
     nodes = data.nodes(data.token())
 except DutyError as err:
     data.show_error(err)
 if not nodes:
-    st.info("No edge nodes are registered at your stations.")
+    st.info(_("No edge nodes are registered at your stations."))
     st.stop()
 
 _ORDER = {"offline": 0, "unknown": 1, "online": 2}
+_STATES = {"offline": N_("offline"), "unknown": N_("unknown"), "online": N_("online")}
 now = datetime.now(UTC)
 
 
@@ -28,32 +30,34 @@ def _device_rows(node: Node) -> list[dict[str, object]]:
     report = node.devices or {}
     return [
         {
-            "station": node.station_id,
-            "node": node.id,
-            "device": d.get("device_id"),
-            "available": d.get("available", "unknown"),
-            "last states": ", ".join(f"{k}: {v}" for k, v in (d.get("values") or {}).items()),
-            "changed": d.get("updated_at"),
+            _("station"): node.station_id,
+            _("node"): node.id,
+            _("device"): d.get("device_id"),
+            _("available"): d.get("available", "unknown"),
+            _("last states"): ", ".join(f"{k}: {v}" for k, v in (d.get("values") or {}).items()),
+            _("changed"): d.get("updated_at"),
         }
         for d in report.get("devices") or []
     ]
 
 
-st.subheader("Station devices")
+st.subheader(_("Station devices"))
 devices = [row for n in nodes for row in _device_rows(n)]
 if devices:
-    devices.sort(key=lambda r: (_ORDER.get(str(r["available"]), 1), str(r["station"])))
+    devices.sort(key=lambda r: (_ORDER.get(str(r[_("available")]), 1), str(r[_("station")])))
     st.dataframe(pd.DataFrame(devices), hide_index=True, width="stretch")
     silent = sum(1 for n in nodes if not n.devices)
     if silent:
-        st.caption(f"{silent} node(s) have not reported their devices yet.")
+        st.caption(_("{count} node(s) have not reported their devices yet.").format(count=silent))
 else:
     st.warning(
-        "No door, sensor or socket states have reached cloud-duty from your stations yet: "
-        "nodes report them on their `state` topic when they have devices configured."
+        _(
+            "No door, sensor or socket states have reached cloud-duty from your stations yet: "
+            "nodes report them on their `state` topic when they have devices configured."
+        )
     )
 
-st.subheader("Edge nodes")
+st.subheader(_("Edge nodes"))
 
 
 def _row(node: Node) -> dict[str, object]:
@@ -63,50 +67,54 @@ def _row(node: Node) -> dict[str, object]:
     fps = [float(c.get("fps", 0)) for c in cameras if c.get("connected")]
     seen = (now - node.last_seen_at).total_seconds() / 60 if node.last_seen_at else None
     return {
-        "node": node.id,
-        "station": node.station_id,
-        "state": node.state,
-        "last seen (min ago)": round(seen, 1) if seen is not None else None,
-        "fps (mean)": round(sum(fps) / len(fps), 1) if fps else 0.0,
-        "inference ms": health.get("inference_ms"),
-        "CPU %": health.get("cpu_percent"),
-        "memory MB": health.get("memory_mb"),
-        "temperature °C": health.get("temperature_c"),
-        "outbox depth": health.get("outbox_depth"),
-        "cameras up": f"{connected} of {len(cameras)}",
+        _("node"): node.id,
+        _("station"): node.station_id,
+        _("state"): _(_STATES.get(node.state, node.state)),
+        _("last seen (min ago)"): round(seen, 1) if seen is not None else None,
+        _("fps (mean)"): round(sum(fps) / len(fps), 1) if fps else 0.0,
+        _("inference ms"): health.get("inference_ms"),
+        _("CPU %"): health.get("cpu_percent"),
+        _("memory MB"): health.get("memory_mb"),
+        _("temperature °C"): health.get("temperature_c"),
+        _("outbox depth"): health.get("outbox_depth"),
+        _("cameras up"): f"{connected} / {len(cameras)}",
     }
 
 
 ordered = sorted(nodes, key=lambda n: (_ORDER.get(n.state, 1), n.station_id, n.id))
 cols = st.columns(4)
-cols[0].metric("Nodes", len(nodes))
-cols[1].metric("Offline or unknown", sum(1 for n in nodes if n.state != "online"))
-cols[2].metric("Outbox backlog", sum(int((n.health or {}).get("outbox_depth") or 0) for n in nodes))
+cols[0].metric(_("Nodes"), len(nodes))
+cols[1].metric(_("Offline or unknown"), sum(1 for n in nodes if n.state != "online"))
+cols[2].metric(
+    _("Outbox backlog"), sum(int((n.health or {}).get("outbox_depth") or 0) for n in nodes)
+)
 cols[3].metric(
-    "Cameras down",
+    _("Cameras down"),
     sum(1 for n in nodes for c in (n.health or {}).get("cameras") or [] if not c.get("connected")),
 )
 
 size = data.SETTINGS.page_size
 pages = max(1, -(-len(ordered) // size))
-page = st.number_input("Page", min_value=1, max_value=pages, value=1, key="nodes_page")
+page = st.number_input(_("Page"), min_value=1, max_value=pages, value=1, key="nodes_page")
 shown = ordered[(page - 1) * size : page * size]
 st.dataframe(pd.DataFrame([_row(n) for n in shown]), hide_index=True, width="stretch")
 st.caption(
-    f"{len(ordered)} node(s), {pages} page(s), offline first. GPU use is not reported by nodes yet."
+    _("{count} node(s), {pages} page(s), offline first. GPU use is not reported yet.").format(
+        count=len(ordered), pages=pages
+    )
 )
 
-st.subheader("Cameras on this page")
+st.subheader(_("Cameras on this page"))
 cameras = [
     {
-        "node": n.id,
-        "camera": c.get("camera_id"),
-        "connected": bool(c.get("connected")),
-        "fps": c.get("fps"),
-        "reconnects": c.get("reconnects"),
+        _("node"): n.id,
+        _("camera"): c.get("camera_id"),
+        _("connected"): bool(c.get("connected")),
+        _("fps"): c.get("fps"),
+        _("reconnects"): c.get("reconnects"),
     }
     for n in shown
     for c in (n.health or {}).get("cameras") or []
 ]
-cameras.sort(key=lambda c: (c["connected"], str(c["node"])))
+cameras.sort(key=lambda c: (bool(c[_("connected")]), str(c[_("node")])))
 st.dataframe(pd.DataFrame(cameras), hide_index=True, width="stretch")

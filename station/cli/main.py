@@ -9,15 +9,31 @@ import os
 import sys
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from station.cli.language import CliSettings, _
+
 logger = logging.getLogger(__name__)
 
 
-def _setup_logging(level: str) -> None:
-    logging.basicConfig(
-        level=level.upper(),
-        format="%(asctime)s %(levelname)-7s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+LOG_FORMATS = ("text", "json")
+
+
+def _setup_logging(level: str, form: str = "text") -> None:
+    """Log to stderr as text lines, or as one JSON object a line for a log collector."""
+    handler = logging.StreamHandler(sys.stderr)
+    if form == "json":
+        from pythonjsonlogger.json import JsonFormatter
+
+        handler.setFormatter(
+            JsonFormatter(
+                "%(asctime)s %(levelname)s %(name)s %(message)s",
+                rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+            )
+        )
+    else:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+    logging.basicConfig(level=level.upper(), handlers=[handler], force=True)
 
 
 def _run_duty(args: argparse.Namespace) -> int:
@@ -32,10 +48,10 @@ def _run_duty(args: argparse.Namespace) -> int:
         settings = DutySettings()
         app = create_app(settings)
     except ValidationError as err:
-        logger.error("cloud-duty settings are invalid:\n%s", err)
+        logger.error(_("cloud-duty settings are invalid:\n%s"), err)
         return 2
     except KeyFileError as err:
-        logger.error("cloud-duty's keys: %s", err)
+        logger.error(_("cloud-duty's keys: %s"), err)
         return 2
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0
@@ -43,7 +59,7 @@ def _run_duty(args: argparse.Namespace) -> int:
 
 def _run_edge(args: argparse.Namespace) -> int:
     if not args.config:
-        logger.error("station edge needs --config (or: station edge enrol --code ...)")
+        logger.error(_("station edge needs --config (or: station edge enrol --code ...)"))
         return 2
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
@@ -80,7 +96,10 @@ def _export_false_alarms(args: argparse.Namespace) -> int:
         engine, SnapshotStore(Path(settings.snapshot_dir)), Path(args.out), actor
     )
     logger.info(
-        "%d image(s) in %s; %d without snapshot", summary.images, args.out, summary.without_snapshot
+        _("%d image(s) in %s; %d without snapshot"),
+        summary.images,
+        args.out,
+        summary.without_snapshot,
     )
     return 0
 
@@ -91,7 +110,7 @@ def _run_demo(args: argparse.Namespace) -> int:
     try:
         return run_demo(args)
     except DemoError as err:
-        logger.error("demo cannot start: %s", err)
+        logger.error(_("demo cannot start: %s"), err)
         return 2
 
 
@@ -115,17 +134,28 @@ def _run_export(args: argparse.Namespace) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="station", description=__doc__)
-    parser.add_argument("--log-level", default="INFO", help="DEBUG, INFO, WARNING, ERROR")
+    parser = argparse.ArgumentParser(
+        prog="station",
+        description=_("The `station` command: run cloud-duty, an edge node, or the whole demo."),
+    )
+    parser.add_argument("--log-level", default="INFO", help=_("DEBUG, INFO, WARNING, ERROR"))
+    parser.add_argument(
+        "--log-format",
+        choices=LOG_FORMATS,
+        default=os.environ.get("UWS_LOG_FORMAT", "text"),
+        help=_(
+            "text lines, or JSON objects for a log collector (default: $UWS_LOG_FORMAT or text)"
+        ),
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    duty = sub.add_parser("duty", help="run cloud-duty (settings from UWS_* variables)")
+    duty = sub.add_parser("duty", help=_("run cloud-duty (settings from UWS_* variables)"))
     duty.add_argument("--host", default="127.0.0.1")
     duty.add_argument("--port", type=int, default=8000)
     duty.set_defaults(func=_run_duty)
 
-    edge = sub.add_parser("edge", help="run an edge node (or enrol it: `station edge enrol`)")
-    edge.add_argument("--config", help="the node's YAML file")
+    edge = sub.add_parser("edge", help=_("run an edge node (or enrol it: `station edge enrol`)"))
+    edge.add_argument("--config", help=_("the node's YAML file"))
     edge.set_defaults(func=_run_edge)
     from station.cli.trust import add_enrol_command, add_key_commands, add_node_commands
 
@@ -133,18 +163,18 @@ def _parser() -> argparse.ArgumentParser:
     add_key_commands(sub)
     add_node_commands(sub)
 
-    devices = sub.add_parser("devices", help="station devices (door, sensors, sockets, fan)")
+    devices = sub.add_parser("devices", help=_("station devices (door, sensors, sockets, fan)"))
     devices_sub = devices.add_subparsers(dest="devices_command", required=True)
-    simulate = devices_sub.add_parser("simulate", help="simulated devices on a broker")
-    simulate.add_argument("--host", default="127.0.0.1", help="station broker host")
-    simulate.add_argument("--port", type=int, default=1883, help="station broker port")
+    simulate = devices_sub.add_parser("simulate", help=_("simulated devices on a broker"))
+    simulate.add_argument("--host", default="127.0.0.1", help=_("station broker host"))
+    simulate.add_argument("--port", type=int, default=1883, help=_("station broker port"))
     simulate.add_argument(
         "--scenario",
         default="idle",
         choices=["idle", "heatwave", "smoke", "overcurrent"],
-        help="what the sensors do after start",
+        help=_("what the sensors do after start"),
     )
-    simulate.add_argument("--duration", type=float, help="stop after this many seconds")
+    simulate.add_argument("--duration", type=float, help=_("stop after this many seconds"))
     simulate.set_defaults(func=_run_devices)
 
     from station.cli.entry import add_entry_commands
@@ -157,33 +187,43 @@ def _parser() -> argparse.ArgumentParser:
 
     from station.cli.vision import add_eval_arguments, add_export_arguments
 
-    evaluate = sub.add_parser("eval", help="precision/recall/delay of vision over a manifest")
+    evaluate = sub.add_parser("eval", help=_("precision/recall/delay of vision over a manifest"))
     add_eval_arguments(evaluate)
     evaluate.set_defaults(func=_run_eval)
 
-    export = sub.add_parser("export", help="export a model to ONNX, OpenVINO or TensorRT")
+    export = sub.add_parser("export", help=_("export a model to ONNX, OpenVINO or TensorRT"))
     add_export_arguments(export)
     export.set_defaults(func=_run_export)
 
-    demo = sub.add_parser("demo", help="a whole station and cloud-duty on this machine")
-    demo.add_argument("--workdir", default="var/demo", help="state of the demo's parts")
-    demo.add_argument("--port", type=int, default=8000, help="cloud-duty's HTTP port")
-    demo.add_argument("--clip", help="video the node watches (default: the shared crowd clip)")
-    demo.add_argument("--model", help="detector weights (default: the shared COCO model)")
-    demo.add_argument("--duration", type=float, help="stop after this many seconds")
+    demo = sub.add_parser("demo", help=_("a whole station and cloud-duty on this machine"))
+    demo.add_argument("--workdir", default="var/demo", help=_("state of the demo's parts"))
+    demo.add_argument("--port", type=int, default=8000, help=_("cloud-duty's HTTP port"))
+    demo.add_argument("--clip", help=_("video the node watches (default: the shared crowd clip)"))
+    demo.add_argument("--model", help=_("detector weights (default: the shared COCO model)"))
+    demo.add_argument("--duration", type=float, help=_("stop after this many seconds"))
     demo.set_defaults(func=_run_demo)
 
     false_alarms = sub.add_parser(
-        "export-false-alarms", help="alerts judged false alarms, as a YOLO dataset"
+        "export-false-alarms", help=_("alerts judged false alarms, as a YOLO dataset")
     )
-    false_alarms.add_argument("--out", required=True, help="folder to write the dataset to")
+    false_alarms.add_argument("--out", required=True, help=_("folder to write the dataset to"))
     false_alarms.set_defaults(func=_export_false_alarms)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `station` console script."""
+    try:
+        CliSettings()
+    except ValidationError as err:
+        # Not yet translated: the variable that chooses the language is the one that is wrong.
+        sys.stderr.write(f"UWS_LANGUAGE must be zh-CN or en:\n{err}\n")
+        return 2
     args = _parser().parse_args(argv)
-    _setup_logging(args.log_level)
+    if args.log_format not in LOG_FORMATS:
+        # The default comes from the environment, which argparse's choices do not check.
+        logger.error(_("UWS_LOG_FORMAT must be one of %s"), ", ".join(LOG_FORMATS))
+        return 2
+    _setup_logging(args.log_level, args.log_format)
     result: int = args.func(args)
     return result

@@ -12,21 +12,23 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from station.cli.language import _
+
 logger = logging.getLogger(__name__)
 
 
 def add_enrol_command(edge_sub: Any) -> None:
     """Add `enrol` under `station edge`."""
     enrol = edge_sub.add_parser(
-        "enrol", help="exchange a one-time enrolment code for this node's credentials"
+        "enrol", help=_("exchange a one-time enrolment code for this node's credentials")
     )
-    enrol.add_argument("--code", required=True, help="the code an admin gave you")
-    enrol.add_argument("--duty-url", required=True, help="cloud-duty's base URL")
+    enrol.add_argument("--code", required=True, help=_("the code an admin gave you"))
+    enrol.add_argument("--duty-url", required=True, help=_("cloud-duty's base URL"))
     enrol.add_argument(
         "--out",
         type=Path,
         default=Path("/etc/worker-station/node-credentials.yaml"),
-        help="credentials file to write (mode 0600); name it as `credentials:` in node.yaml",
+        help=_("credentials file to write (mode 0600); name it as `credentials:` in node.yaml"),
     )
     enrol.set_defaults(func=run_enrol)
 
@@ -40,13 +42,15 @@ def run_enrol(args: argparse.Namespace) -> int:
         credentials = enrol(args.duty_url, args.code)
         write_credentials(args.out, credentials)
     except (EnrolmentError, OSError) as err:
-        logger.error("enrolment failed: %s", err)
+        logger.error(_("enrolment failed: %s"), err)
         return 2
     summary = {
         "node_id": credentials.node_id,
         "station_id": credentials.station_id,
         "credentials": str(args.out),
-        "next": f"set `credentials: {args.out}` in the node's YAML and start it",
+        "next": _("set `credentials: {path}` in the node's YAML and start it").format(
+            path=args.out
+        ),
     }
     sys.stdout.write(json.dumps(summary, indent=2) + "\n")
     return 0
@@ -54,13 +58,13 @@ def run_enrol(args: argparse.Namespace) -> int:
 
 def add_key_commands(sub: Any) -> None:
     """Add the `keys` command group."""
-    keys = sub.add_parser("keys", help="cloud-duty's signing and phone-hash key file")
+    keys = sub.add_parser("keys", help=_("cloud-duty's signing and phone-hash key file"))
     keys_sub = keys.add_subparsers(dest="keys_command", required=True)
     for name, helptext in (
-        ("new", "make a key file (refuses to overwrite one)"),
-        ("rotate", "new current keys; the old ones stay as previous (nodes accept both)"),
-        ("import-legacy", "move keys once kept in the database (UWS_DATABASE_URL) to the file"),
-        ("show", "print the public keys and their ids (no secrets)"),
+        ("new", _("make a key file (refuses to overwrite one)")),
+        ("rotate", _("new current keys; the old ones stay as previous (nodes accept both)")),
+        ("import-legacy", _("move keys once kept in the database (UWS_DATABASE_URL) to the file")),
+        ("show", _("print the public keys and their ids (no secrets)")),
     ):
         cmd = keys_sub.add_parser(name, help=helptext)
         cmd.add_argument("--file", type=Path, default=Path("var/duty-keys.json"))
@@ -81,7 +85,7 @@ def run_keys(args: argparse.Namespace) -> int:
             _import_legacy(args.file)
         ring = keys.read_key_file(args.file, strict=False)
     except FileExistsError:
-        logger.error("%s exists; use `station keys rotate`", args.file)
+        logger.error(_("%s exists; use `station keys rotate`"), args.file)
         return 2
     except (keys.KeyFileError, OSError) as err:
         logger.error("%s", err)
@@ -108,7 +112,7 @@ def _import_legacy(path: Path) -> None:
         with Session(engine) as session:
             row = session.get(EntryKey, 1)
             if row is None:
-                raise keys.KeyFileError("the database holds no legacy keys")
+                raise keys.KeyFileError(_("the database holds no legacy keys"))
             signing, phone = bytes.fromhex(row.private_key), bytes.fromhex(row.phone_key)
             if path.exists():  # the file's keys stay current; the old ones still verify
                 ring = keys.with_previous(keys.read_key_file(path, strict=False), signing, phone)
@@ -123,11 +127,11 @@ def _import_legacy(path: Path) -> None:
 
 def add_node_commands(sub: Any) -> None:
     """Add `station node enrolment NODE` (needs an admin's UWS_API_TOKEN)."""
-    node = sub.add_parser("node", help="edge nodes in cloud-duty")
+    node = sub.add_parser("node", help=_("edge nodes in cloud-duty"))
     node_sub = node.add_subparsers(dest="node_command", required=True)
-    code = node_sub.add_parser("enrolment", help="a one-time enrolment code for a node")
+    code = node_sub.add_parser("enrolment", help=_("a one-time enrolment code for a node"))
     code.add_argument("node")
-    code.add_argument("--url", default="http://127.0.0.1:8000", help="cloud-duty's base URL")
+    code.add_argument("--url", default="http://127.0.0.1:8000", help=_("cloud-duty's base URL"))
     code.set_defaults(func=run_enrolment_code)
 
 
@@ -137,7 +141,7 @@ def run_enrolment_code(args: argparse.Namespace) -> int:
 
     token = os.environ.get("UWS_API_TOKEN", "")
     if not token:
-        logger.error("set UWS_API_TOKEN to an admin's cloud-duty token")
+        logger.error(_("set UWS_API_TOKEN to an admin's cloud-duty token"))
         return 2
     try:
         with httpx.Client(base_url=args.url, timeout=15) as http:
@@ -146,10 +150,10 @@ def run_enrolment_code(args: argparse.Namespace) -> int:
                 headers={"Authorization": f"Bearer {token}"},
             )
     except httpx.HTTPError as err:
-        logger.error("cloud-duty at %s did not answer: %s", args.url, err)
+        logger.error(_("cloud-duty at %s did not answer: %s"), args.url, err)
         return 2
     if response.is_error:
-        logger.error("cloud-duty refused (%s): %s", response.status_code, response.text[:200])
+        logger.error(_("cloud-duty refused (%s): %s"), response.status_code, response.text[:200])
         return 2
     sys.stdout.write(json.dumps(response.json(), indent=2) + "\n")
     return 0

@@ -11,43 +11,47 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+from station.cli.language import _
+
 log = logging.getLogger(__name__)
 
 
 def add_eval_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `station eval`."""
-    parser.add_argument("manifest", help="manifest YAML (format in DESIGN.md)")
+    parser.add_argument("manifest", help=_("manifest YAML (format in DESIGN.md)"))
     parser.add_argument(
         "--media-root",
-        help="folder clip paths are relative to (default: UWS_MEDIA_DIR, "
-        "else the manifest's media_root)",
+        help=_(
+            "folder clip paths are relative to (default: UWS_MEDIA_DIR, "
+            "else the manifest's media_root)"
+        ),
     )
-    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
 
 
 def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `station export`."""
-    parser.add_argument("model", help="weights file, or package:<module>/<path>")
+    parser.add_argument("model", help=_("weights file, or package:<module>/<path>"))
     parser.add_argument("--format", default="onnx", choices=["onnx", "openvino", "engine"])
-    parser.add_argument("--out", default="var/models", help="folder for the export")
+    parser.add_argument("--out", default="var/models", help=_("folder for the export"))
     parser.add_argument(
         "--imgsz",
         type=_input_size,
         default=640,
-        help="input size: a square side (640) or HEIGHT,WIDTH of the cameras' shape (384,640)",
+        help=_("input size: a square side (640) or HEIGHT,WIDTH of the cameras' shape (384,640)"),
     )
     parser.add_argument(
         "--int8",
         action="store_true",
-        help="OpenVINO INT8, calibrated on frames of the --calibrate clips (local, no download)",
+        help=_("OpenVINO INT8, calibrated on frames of the --calibrate clips (local, no download)"),
     )
     parser.add_argument(
-        "--calibrate", action="append", default=[], help="clip to calibrate INT8 on (repeatable)"
+        "--calibrate", action="append", default=[], help=_("clip to calibrate INT8 on (repeatable)")
     )
-    parser.add_argument("--half", action="store_true", help="FP16 (GPU formats)")
-    parser.add_argument("--batch", type=int, default=1, help="largest batch (cameras)")
-    parser.add_argument("--device", default="cpu", help="cpu, cuda:0, ...")
-    parser.add_argument("--preload", help="module to import first (e.g. fire_detector)")
+    parser.add_argument("--half", action="store_true", help=_("FP16 (GPU formats)"))
+    parser.add_argument("--batch", type=int, default=1, help=_("largest batch (cameras)"))
+    parser.add_argument("--device", default="cpu", help=_("cpu, cuda:0, ..."))
+    parser.add_argument("--preload", help=_("module to import first (e.g. fire_detector)"))
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -79,10 +83,10 @@ def run_export(args: argparse.Namespace) -> int:
     from vision.export import Calibration, ExportFormat, export_model
 
     if args.batch < 1:
-        log.error("--batch must be at least 1")
+        log.error(_("--batch must be at least 1"))
         return 2
     if args.int8 and (args.format != "openvino" or not args.calibrate):
-        log.error("--int8 needs --format openvino and at least one --calibrate clip")
+        log.error(_("--int8 needs --format openvino and at least one --calibrate clip"))
         return 2
     int8 = Calibration(tuple(Path(c) for c in args.calibrate)) if args.int8 else None
     try:
@@ -134,7 +138,9 @@ def _input_size(text: str) -> int | tuple[int, int]:
     try:
         sides = [int(part) for part in text.split(",")]
     except ValueError as err:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a size like 640 or 384,640") from err
+        wrong = _("{text} is not a size like 640 or 384,640").format(text=repr(text))
+        raise argparse.ArgumentTypeError(wrong) from err
     if len(sides) not in (1, 2) or any(s < 32 or s > 4096 or s % 32 for s in sides):
-        raise argparse.ArgumentTypeError(f"{text!r}: sides must be multiples of 32, 32..4096")
+        wrong = _("{text}: sides must be multiples of 32, 32..4096").format(text=repr(text))
+        raise argparse.ArgumentTypeError(wrong)
     return sides[0] if len(sides) == 1 else (sides[0], sides[1])

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
+from functools import cache
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -21,22 +23,35 @@ from station.duty.alerting.paging import NotifyingPager
 from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
 from station.duty.api.access import PUBLIC, declare_access
 from station.duty.api.handlers import install_error_handler
+from station.duty.api.health import router as health_router
 from station.duty.api.router import api_router
 from station.duty.clock import Clock, SystemClock
 from station.duty.db import make_engine, migrate
-from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.ingest import IngestPipeline, IngestStats
+from station.duty.fleet.node_health import HealthLimits
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
 from station.duty.jobs import escalate_soon, start_scheduler
+from station.duty.metrics import DutyMetrics
 from station.duty.people.auth import ensure_admin
 from station.duty.people.keys import KeyRing, load_keys
 from station.duty.people.models import EntryKey
 from station.duty.services import Services, services_of
 from station.duty.settings import DutySettings
+from station.i18n import Language, catalogue
 
 logger = logging.getLogger(__name__)
 
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
+
+
+@cache
+def console_page() -> str:
+    """The console's HTML with the translations it needs filled in (read once)."""
+    catalogues = {language.value: catalogue(language) for language in Language}
+    # Inside a <script>: no "</" may close it early.
+    text = json.dumps(catalogues, ensure_ascii=False).replace("</", "<\\/")
+    return CONSOLE_PAGE.read_text().replace("/*I18N*/{}", text)
 
 
 @asynccontextmanager
@@ -55,6 +70,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     ingest = MqttIngest(settings, services.pipeline) if settings.start_ingest else None
     if ingest is not None:
         ingest.start()
+        services.metrics.ingest.connected = ingest.connected.is_set
+        services.metrics.ingest.backlog = ingest.backlog
     services.ingest = ingest
     scheduler = start_scheduler(services) if settings.start_scheduler else None
     logger.info("cloud-duty ready (%s)", services.engine.url.render_as_string())
@@ -68,16 +85,22 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.engine.dispose()
 
 
-def _pager(settings: DutySettings, engine: Engine, clock: Clock) -> Pager:
+def _pager(settings: DutySettings, engine: Engine, clock: Clock, metrics: DutyMetrics) -> Pager:
     """Page through the configured channels, or only log when none is configured."""
     if not settings.notifiers:
         return LogPager()
     delivery = DeliveryService(
-        engine, build_notifiers(settings.notifiers, clock), clock, policy=settings.delivery_retry
+        engine,
+        build_notifiers(settings.notifiers, clock),
+        clock,
+        policy=settings.delivery_retry,
+        on_attempt=metrics.delivered,
     )
     webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
     sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
-    return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
+    return NotifyingPager(
+        engine, delivery, webhooks, sms, settings.console_url, settings.group_language
+    )
 
 
 def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
@@ -110,6 +133,7 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
     hub = FeedHub()
     directory = NodeDirectory(settings.unknown_node_cache_s)
     snapshots = snapshot_storage(settings, engine)
+    metrics = DutyMetrics(engine, hub, IngestStats())
     pipeline = IngestPipeline(
         engine,
         clock,
@@ -119,17 +143,23 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
         lambda opened: escalate_soon(services, opened),
         snapshots,
         timedelta(seconds=settings.reopen_window_s),
+        HealthLimits(
+            settings.camera_silent_s, settings.inference_budget_ms, settings.disk_full_percent
+        ),
+        metrics.batch,
     )
+    metrics.ingest.stats = pipeline.stats
     services = Services(
         settings=settings,
         clock=clock,
         engine=engine,
         hub=hub,
         directory=directory,
-        pager=pager or _pager(settings, engine, clock),
+        pager=pager or _pager(settings, engine, clock, metrics),
         snapshots=snapshots,
         pipeline=pipeline,
         keys=keys_of(settings),
+        metrics=metrics,
     )
     return services
 
@@ -143,23 +173,13 @@ def create_app(
     app.state.services = services
     install_error_handler(app)
     app.include_router(api_router)
+    declare_access(health_router.routes)
+    app.include_router(health_router)
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False, dependencies=[PUBLIC])
     def console() -> str:
-        """The duty console page."""
-        return CONSOLE_PAGE.read_text()
-
-    @app.get("/healthz", tags=["health"], dependencies=[PUBLIC])
-    def healthz() -> dict[str, object]:
-        """Liveness of this replica and its ingest counters."""
-        stats = services.pipeline.stats
-        return {
-            "ok": True,
-            "broker_connected": bool(services.ingest and services.ingest.connected.is_set()),
-            "received": stats.received,
-            "persisted": stats.persisted,
-            "rejected": stats.rejected,
-        }
+        """The duty console page, with its catalogues."""
+        return console_page()
 
     declare_access(app.router.routes)
     return app

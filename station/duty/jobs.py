@@ -15,6 +15,8 @@ from station.duty.alerting.escalation import (
     SharedJobStore,
     unescalated,
 )
+from station.duty.alerting.notifiers import build_notifiers
+from station.duty.fleet.deadman import DeadMansSwitch, notifier_pager, registered_nodes
 from station.duty.fleet.liveness import mark_silent_nodes_offline
 from station.duty.reports.retention import RetentionPolicy, RetentionReport, run_retention
 from station.duty.services import Services
@@ -30,6 +32,28 @@ def check_liveness(services: Services, silence: timedelta) -> list[str]:
         services.hub.notify()
         escalate_soon(services, book.opened)
     return offline
+
+
+def check_ingest_silence(services: Services, switch: DeadMansSwitch) -> bool:
+    """Page the operators if this replica's ingest went silent with nodes registered."""
+    if services.ingest is None:
+        return False  # this replica consumes nothing: its silence means nothing
+    nodes = registered_nodes(services.engine)
+    paged = switch.check(services.clock.now(), services.pipeline.stats.last_batch_at, nodes)
+    if paged:
+        services.metrics.deadman_pages.inc()
+    return paged
+
+
+def dead_mans_switch(services: Services) -> DeadMansSwitch:
+    """The switch of this replica, paging through its robot channels."""
+    settings = services.settings
+    robots = {n: c for n, c in settings.notifiers.items() if c.kind != "sms"}
+    return DeadMansSwitch(
+        silence=timedelta(minutes=settings.deadman_silence_min),
+        page=notifier_pager(build_notifiers(robots, services.clock), settings.console_url),
+        started_at=services.clock.now(),
+    )
 
 
 def apply_retention(services: Services) -> RetentionReport:
@@ -68,7 +92,9 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
         timezone="UTC", jobstores={"default": MemoryJobStore(), "durable": durable}
     )
     steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
-    escalation = EscalationService(engine, services.clock, steps, services.pager)
+    escalation = EscalationService(
+        engine, services.clock, steps, services.pager, services.metrics.escalated
+    )
     steps.bind(escalation)
     services.escalation = escalation
     services.scheduler = scheduler
@@ -87,6 +113,14 @@ def _add_periodic_jobs(scheduler: BackgroundScheduler, services: Services) -> No
         seconds=settings.liveness_check_s,
         args=[services, silence],
         id="liveness",
+        **once,
+    )
+    scheduler.add_job(
+        check_ingest_silence,
+        "interval",
+        seconds=settings.deadman_check_s,
+        args=[services, dead_mans_switch(services)],
+        id="dead-mans-switch",
         **once,
     )
     scheduler.add_job(

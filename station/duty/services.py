@@ -19,6 +19,7 @@ from station.duty.clock import Clock
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
+from station.duty.metrics import DutyMetrics
 from station.duty.people.keys import KeyRing
 from station.duty.settings import DutySettings
 
@@ -40,6 +41,7 @@ class Services:
     snapshots: SnapshotStorage
     pipeline: IngestPipeline
     keys: KeyRing
+    metrics: DutyMetrics
     escalation: EscalationService | None = None
     scheduler: BackgroundScheduler | None = None
     ingest: MqttIngest | None = None

@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.alerting.deliveries import RetryPolicy
 from station.duty.alerting.notifiers import ChannelSettings
+from station.i18n import DEFAULT_LANGUAGE, Language
 
 PLACEHOLDER_SECRETS = frozenset(
     {"", "change-me", "change-me-please", "changeme", "secret", "password", "dev-token"}
@@ -31,6 +32,11 @@ class DutySettings(BaseSettings):
     api_token: SecretStr = Field(
         default=SecretStr("dev-token"),
         description="Service bearer token with admin rights, for automation and the demo.",
+    )
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="Bearer token of the Prometheus scraper: it opens `/metrics` and nothing "
+        "else. None: only admins may read the metrics.",
     )
     admin_username: str = Field(
         default="admin", description="First admin, created at start when there are no users."
@@ -75,6 +81,10 @@ class DutySettings(BaseSettings):
     console_url: str = Field(
         default="http://127.0.0.1:8000/", description="Public URL of the duty console."
     )
+    group_language: Language = Field(
+        default=DEFAULT_LANGUAGE,
+        description="Language of robot posts (WeCom, DingTalk) a duty group reads together.",
+    )
     mqtt_host: str = Field(default="127.0.0.1", description="Cloud broker host.")
     mqtt_port: int = Field(default=1883, ge=1, le=65535, description="Cloud broker port.")
     mqtt_username: str | None = Field(default=None, description="Broker user of cloud-duty.")
@@ -100,6 +110,26 @@ class DutySettings(BaseSettings):
     )
     liveness_check_s: float = Field(
         default=10, gt=0, description="How often the offline check runs."
+    )
+    camera_silent_s: float = Field(
+        default=60, gt=0, description="A camera without a frame this long raises a fleet alert."
+    )
+    inference_budget_ms: float = Field(
+        default=1000,
+        gt=0,
+        description="A node whose mean model call takes longer raises a fleet alert.",
+    )
+    disk_full_percent: float = Field(
+        default=95, gt=0, le=100, description="A node's data disk this full raises a fleet alert."
+    )
+    deadman_silence_min: float = Field(
+        default=10,
+        gt=0,
+        description="Page the operators when this replica's ingest has heard nothing this "
+        "many minutes while nodes are registered.",
+    )
+    deadman_check_s: float = Field(
+        default=60, gt=0, description="How often the dead-man's switch looks."
     )
     feed_poll_s: float = Field(
         default=1.0, gt=0, description="Feed poll for changes made by other replicas."
@@ -150,9 +180,14 @@ class DutySettings(BaseSettings):
     def _refuse_placeholder_secrets(self) -> DutySettings:
         if self.api_token.get_secret_value().startswith(NODE_CREDENTIAL_PREFIX):
             raise ValueError("UWS_API_TOKEN looks like a node credential; use a service secret")
+        scrape = self.metrics_token.get_secret_value() if self.metrics_token else None
+        if scrape is not None and scrape == self.api_token.get_secret_value():
+            raise ValueError("UWS_METRICS_TOKEN must differ from UWS_API_TOKEN (an admin's)")
         if self.environment == "production":
             if self.api_token.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("UWS_API_TOKEN is a placeholder; set a real secret")
+            if scrape is not None and scrape in PLACEHOLDER_SECRETS:
+                raise ValueError("UWS_METRICS_TOKEN is a placeholder; set a real secret")
             if self.admin_password.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("UWS_ADMIN_PASSWORD is a placeholder; set a real password")
             if self.database_url.startswith("sqlite"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import cv2
 import httpx
@@ -62,13 +64,13 @@ def _publish_fall_with_snapshot(port: int, media_dir: Path) -> None:
     pub.loop_stop()
 
 
-def _sign_in(page: Page, url: str) -> None:
+def _sign_in(page: Page, url: str, who: str = "li (值班员)", live: str = "实时") -> None:
     page.goto(url)
     page.fill("#username", "li")
     page.fill("#password", "li-password-123")
     page.click("#login button[type=submit]")
-    expect(page.locator("#who")).to_have_text("li (duty)")
-    expect(page.locator("#conn")).to_have_text("live", timeout=15_000)
+    expect(page.locator("#who")).to_have_text(who)
+    expect(page.locator("#conn")).to_have_text(live, timeout=15_000)
 
 
 def _escalations(duty: DutyServer) -> list[str]:
@@ -89,23 +91,31 @@ def test_console_shows_new_alert_live_and_acknowledging_stops_escalation(
 
     _publish_fall_with_snapshot(broker.port, media_dir)
     card = page.locator("article.alert").first
-    expect(card).to_contain_text("fall · st-north · rest room", timeout=15_000)
+    expect(card).to_contain_text("跌倒 · st-north · rest room", timeout=15_000)
     expect(card.locator("img")).to_be_visible()
     # The snapshot came through fetch with the token in a header: no token in any URL.
     wait_until(lambda: card.locator("img").evaluate("i => i.naturalWidth") == 320, 10, "image")
     token = page.evaluate("sessionStorage.getItem('uws-token')")
     assert token
     assert not [u for u in urls if "access_token" in u or token in u]
-    expect(card.locator(".chip.sev")).to_have_text("critical")
-    expect(card).to_contain_text("escalation 1", timeout=15_000)
+    expect(card.locator(".chip.sev")).to_have_text("紧急")
+    expect(card).to_contain_text("升级 1", timeout=15_000)
+    # First seen, in the station's zone (Asia/Shanghai), whatever the browser's own zone.
+    with duty.client() as http:
+        first_at = http.get("/api/v1/alerts").json()["items"][0]["first_at"]
+    local = datetime.fromisoformat(first_at).astimezone(ZoneInfo("Asia/Shanghai"))
+    expect(card.locator(".meta")).to_contain_text(f"首次发现 {local:%m/%d %H:%M}")
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
 
-    card.get_by_role("button", name="Acknowledge").click()
-    expect(card.locator(".chip.acknowledged")).to_be_visible()
-    card.get_by_role("button", name="False alarm").click()
-    expect(card).to_contain_text("false alarm")
+    card.get_by_role("button", name="确认收到").click()
+    expect(card.locator(".chip.acknowledged")).to_have_text("已确认")
+    card.get_by_role("button", name="误报").click()
+    expect(card.locator(".chip.verdict")).to_have_text("误报")
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "duty-console.png"), full_page=True)
+    page.screenshot(path=str(ARTIFACTS / "duty-console.zh-CN.png"), full_page=True)
+    body = page.locator("body").inner_text()
+    assert "值班台" in body
+    assert page.evaluate("document.documentElement.lang") == "zh-CN"
 
     time.sleep(9)  # the second step was due 8 s after the first
     assert _escalations(duty) == ["escalated:1"]
@@ -118,8 +128,29 @@ def test_console_refuses_a_wrong_password(browser: Browser, duty: DutyServer) ->
     page.fill("#username", "li")
     page.fill("#password", "not-the-password")
     page.click("#login button[type=submit]")
-    expect(page.locator("#login-error")).to_have_text("Wrong username or password")
+    expect(page.locator("#login-error")).to_have_text("用户名或密码错误")
     expect(page.locator("#board")).to_be_hidden()
+
+
+def test_a_user_who_chooses_english_keeps_it_across_sign_ins(
+    browser: Browser, duty: DutyServer
+) -> None:
+    page = browser.new_page()
+    _sign_in(page, duty.url + "/")
+    expect(page.locator("#logout")).to_have_text("退出登录")
+    page.select_option("#language", "en")
+    expect(page.locator("#logout")).to_have_text("Sign out")
+    expect(page.locator("#who")).to_have_text("li (duty)")
+    token = page.evaluate("sessionStorage.getItem('uws-token')")
+
+    def language() -> str:
+        me = httpx.get(f"{duty.url}/api/v1/auth/me", headers={"Authorization": f"Bearer {token}"})
+        return str(me.json()["language"])
+
+    wait_until(lambda: language() == "en", 10, "the setting to be saved")
+    fresh = browser.new_page()  # another browser: the choice is the user's, not the tab's
+    _sign_in(fresh, duty.url + "/", who="li (duty)", live="live")
+    expect(fresh.locator("h1")).to_have_text("Duty console")
 
 
 def test_signing_out_revokes_the_token(browser: Browser, duty: DutyServer) -> None:

@@ -1,5 +1,6 @@
-"""The dashboard in headless Chromium: sign in, the overview map, a station page with its
-charts, alerts and snapshots. Screenshots are kept in test-artifacts/ for a person to look at."""
+"""The dashboard in headless Chromium, in Chinese (every user's default): sign in, the overview
+map, a station page with its charts, alerts and snapshots. Screenshots are kept in
+test-artifacts/ for a person to look at."""
 
 from __future__ import annotations
 
@@ -54,17 +55,17 @@ def _charts_drawn(page: Page, count: int) -> None:
 
 def _sign_in(page: Page, url: str, username: str, password: str) -> None:
     page.goto(url)
-    page.get_by_label("Username").fill(username)
-    page.get_by_role("textbox", name="Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
+    page.get_by_label("用户名").fill(username)
+    page.get_by_role("textbox", name="密码").fill(password)
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="总览")).to_be_visible(timeout=60_000)
     _charts_drawn(page, 1)  # the map
 
 
 def _station_page(page: Page) -> None:
     """From the overview to the first station: charts, alerts, loaded snapshots, verdicts."""
-    page.get_by_role("button", name="Open station page").click()
-    expect(page.get_by_text("Occupancy over the last 24 hours")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="打开驿站页面").click()
+    expect(page.get_by_text("最近 24 小时在站人数")).to_be_visible(timeout=60_000)
     _charts_drawn(page, 6)
     snapshots = page.locator("[data-testid='stImage'] img")
     expect(snapshots.first).to_be_visible(timeout=60_000)
@@ -73,7 +74,7 @@ def _station_page(page: Page) -> None:
         30,
         "the snapshot to load",
     )
-    expect(page.get_by_text("Verdict:").first).to_be_visible()
+    expect(page.get_by_text("判定：").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "dashboard-station.png"), full_page=True)
     # Streamlit scrolls inside its own container: a tall window shows the alerts too.
     page.set_viewport_size({"width": 1400, "height": 3000})
@@ -88,23 +89,23 @@ def _admin_pages(page: Page, url: str, seeded: SeededDuty) -> None:
         admin = {"username": "admin.lin", "password": "admin-password-123", "role": "admin"}
         http.post("/api/v1/users", json=admin).raise_for_status()
     page.set_viewport_size({"width": 1400, "height": 1100})
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("button", name="Sign in")).to_be_visible(timeout=60_000)
+    page.get_by_role("button", name="退出登录").click()
+    expect(page.get_by_role("button", name="登录")).to_be_visible(timeout=60_000)
     _sign_in(page, url, admin["username"], admin["password"])
-    expect(page.get_by_text(f"{seeded.summary.stations} stations, 1 page(s)")).to_be_visible()
+    expect(page.get_by_text(f"共 {seeded.summary.stations} 个驿站，1 页")).to_be_visible()
     page.wait_for_function(
         "() => { const t = document.querySelector('[data-testid=stDataFrame]');"
         " return t && t.getBoundingClientRect().width > 400; }",
         timeout=60_000,
     )
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview-admin.png"))
-    page.get_by_role("link", name="Reports").click()
-    expect(page.get_by_text("Monthly summary")).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="报表").click()
+    expect(page.get_by_text("月度汇总")).to_be_visible(timeout=60_000)
     _charts_drawn(page, 3)
     page.set_viewport_size({"width": 1400, "height": 2200})
     page.screenshot(path=str(ARTIFACTS / "dashboard-reports.png"))
-    page.get_by_role("link", name="Devices and nodes").click()
-    expect(page.get_by_text("Edge nodes")).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="设备与节点").click()
+    expect(page.get_by_text("边缘节点")).to_be_visible(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "dashboard-devices.png"))
 
 
@@ -114,8 +115,8 @@ def test_overview_and_station_page_in_chromium(
     ARTIFACTS.mkdir(exist_ok=True)
     page = browser.new_page(viewport={"width": 1400, "height": 1100})
     _sign_in(page, dashboard_url, MANAGER, MANAGER_PASSWORD)
-    expect(page.get_by_text("Needs attention first")).to_be_visible()
-    expect(page.get_by_text(f"{len(MANAGED)} stations, 1 page(s)")).to_be_visible()
+    expect(page.get_by_text("优先关注")).to_be_visible()
+    expect(page.get_by_text(f"共 {len(MANAGED)} 个驿站，1 页")).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "dashboard-overview.png"), full_page=True)
     _station_page(page)
     _admin_pages(page, dashboard_url, seeded)

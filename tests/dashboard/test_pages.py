@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import paho.mqtt.client as mqtt
 import pytest
 import streamlit as st
 from paho.mqtt.enums import CallbackAPIVersion
+from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
 from streamlit.testing.v1 import AppTest
 
 from dashboard import data
@@ -29,9 +32,10 @@ def app(seeded: SeededDuty, monkeypatch: pytest.MonkeyPatch) -> AppTest:
     return AppTest.from_file(APP, default_timeout=60)
 
 
-def _signed_in(app: AppTest, seeded: SeededDuty) -> AppTest:
+def _signed_in(app: AppTest, seeded: SeededDuty, language: str = "en") -> AppTest:
+    """Signed in as the seeded manager, reading English unless told otherwise."""
     app.session_state["token"] = seeded.manager_token
-    app.session_state["user"] = User.model_validate(seeded.manager_user)
+    app.session_state["user"] = User.model_validate({**seeded.manager_user, "language": language})
     return app.run()
 
 
@@ -45,16 +49,18 @@ def test_sign_in_refuses_a_wrong_password_and_accepts_the_right_one(
     app: AppTest, seeded: SeededDuty
 ) -> None:
     app.run()
+    assert app.title[0].value == "户外劳动者驿站"  # before sign-in: the default, Chinese
     app.text_input[0].input(MANAGER)
     app.text_input[1].input("not-the-password")
     app.button[0].click().run()
-    assert [e.value for e in app.error] == ["Wrong username or password."]
+    assert [e.value for e in app.error] == ["用户名或密码错误。"]
     assert "token" not in app.session_state
     app.text_input[1].input(MANAGER_PASSWORD)
     app.button[0].click().run()
     assert not app.exception
     assert app.session_state["token"]
-    assert app.title[0].value == "Overview"
+    assert app.session_state["user"].language == "zh-CN"  # the user's own setting
+    assert app.title[0].value == "总览"
 
 
 def test_overview_shows_only_the_managers_stations(app: AppTest, seeded: SeededDuty) -> None:
@@ -182,8 +188,8 @@ def test_reports_page_offers_csv_and_a_monthly_summary(app: AppTest, seeded: See
     assert not app.exception
     assert len(app.get("download_button")) == 1
     rows = app.dataframe[0].value
-    assert set(rows["station_id"]) <= set(MANAGED)
-    assert {"day", "visits", "unique_members", "mean_dwell_s", "alerts"} <= set(rows.columns)
+    assert set(rows["station"]) <= set(MANAGED)
+    assert {"day", "visits", "distinct members", "mean stay (s)", "alerts"} <= set(rows.columns)
     metrics = {m.label: m.value for m in app.metric}
     assert int(metrics["Visits"].replace(",", "")) > 0
     assert len(app.get("vega_lite_chart")) == 3
@@ -211,3 +217,63 @@ def test_members_page_makes_a_page_link_exports_and_erases(
         [erased] = [e for e in http.get("/api/v1/erasures").json() if e["member_id"] == member_id]
     assert erased["orders"] == []  # no face enrolled: no node holds a template
     assert erased["complete"] is True
+
+
+def _map_spec(app: AppTest) -> dict[str, Any]:
+    """The map's Vega-Lite spec, with the frames Streamlit sent as Arrow put back in."""
+    chart = app.get("vega_lite_chart")[0]
+    spec: dict[str, Any] = json.loads(chart.proto.spec)
+    for frame in chart.proto.datasets:
+        rows = convert_arrow_bytes_to_pandas_df(frame.data.data).to_dict("records")
+        spec.setdefault("datasets", {})[frame.name] = rows
+    return spec
+
+
+def test_overview_in_chinese_draws_stations_on_the_district_map(
+    app: AppTest, seeded: SeededDuty
+) -> None:
+    _signed_in(app, seeded, language="zh-CN")
+    assert not app.exception
+    assert app.title[0].value == "总览"
+    metrics = {m.label: m.value for m in app.metric}
+    assert metrics["驿站数"] == str(len(MANAGED))
+    assert "驿站" in app.dataframe[0].value.columns
+    spec = _map_spec(app)
+    assert spec["projection"] == {"type": "identity", "reflectY": True}  # no tiles, offline
+    districts, stations, names = spec["layer"]
+    assert districts["mark"]["type"] == "geoshape"
+    features = spec["datasets"][districts["data"]["name"]]  # inline: the outlines travel along
+    assert {f["properties"]["label"] for f in features} >= {"福田区", "南山区", "龙岗区"}
+    with seeded.manager() as http:
+        overview = http.get("/api/v1/stats/overview").json()["stations"]
+    by_district = {f["properties"]["label"]: f["properties"]["alerts"] for f in features}
+    assert sum(by_district.values()) == sum(s["open_alerts"] for s in overview) > 0
+    chinese = {"Futian": "福田区", "Luohu": "罗湖区", "Nanshan": "南山区", "Bao'an": "宝安区"}
+    chinese |= {"Longgang": "龙岗区", "Longhua": "龙华区"}
+    for station in overview:  # a district is shaded by the open alerts of its stations
+        same = [s for s in overview if s["region"] == station["region"]]
+        expected = sum(s["open_alerts"] for s in same)
+        assert by_district[chinese[station["region"]]] == expected
+    assert stations["mark"]["type"] == "circle"
+    assert stations["encoding"]["color"]["legend"]["title"] == "状态"
+    assert stations["encoding"]["size"]["field"] == "occupancy"
+    points = spec["datasets"][stations["data"]["name"]]
+    assert {p["id"]: p["occupancy"] for p in points} == {
+        s["station_id"]: min(1.0, s["inside"] / s["capacity"]) for s in overview
+    }
+    assert names["mark"]["type"] == "text"
+    assert {s["time_zone"] for s in overview} == {"Asia/Shanghai"}
+
+
+def test_a_broken_base_map_is_reported_not_drawn(
+    app: AppTest, seeded: SeededDuty, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    broken = tmp_path / "city.geojson"
+    broken.write_text('{"type": "FeatureCollection", "features": []}')
+    settings = DashboardSettings(duty_url=seeded.server.url, map_geojson=broken)
+    monkeypatch.setattr(data, "SETTINGS", settings)
+    _signed_in(app, seeded)
+    assert not app.exception
+    assert "not a usable district map" in app.error[0].value
+    assert len(app.get("vega_lite_chart")) == 0
+    assert app.dataframe[0].value is not None  # the rest of the page still works

@@ -34,6 +34,7 @@ def test_the_rooms_exist_and_the_old_flat_modules_are_gone() -> None:
         "errors",
         "jobs",
         "listing",
+        "metrics",
         "schema",
         "services",
         "settings",

@@ -57,8 +57,10 @@ class DeliveryService:
         clock: Clock,
         sleep: Callable[[float], None] = time.sleep,
         policy: RetryPolicy | None = None,
+        on_attempt: Callable[[str, bool], None] = lambda _channel, _ok: None,
     ) -> None:
         self._engine = engine
+        self._on_attempt = on_attempt  # told each attempt's channel and result, for the metrics
         self._notifiers = dict(notifiers)
         self._clock = clock
         self._sleep = sleep
@@ -82,6 +84,7 @@ class DeliveryService:
             attempts += 1
             result = _send_safely(channel, notifier, notice)
             self._record(channel, notice, attempts, result)
+            self._on_attempt(channel, result.ok)
             return result
 
         policy = self._policy

@@ -8,6 +8,7 @@ got, so a job that two replicas both pick up, or that runs again after a restart
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -68,11 +69,19 @@ def policy_for(session: Session, region: str) -> tuple[list[dict[str, Any]], int
 class EscalationService:
     """Starts escalation for opened alerts and runs its steps."""
 
-    def __init__(self, engine: Engine, clock: Clock, scheduler: StepScheduler, pager: Pager):
+    def __init__(
+        self,
+        engine: Engine,
+        clock: Clock,
+        scheduler: StepScheduler,
+        pager: Pager,
+        on_step: Callable[[int], None] = lambda _level: None,
+    ):
         self._engine = engine
         self._clock = clock
         self._scheduler = scheduler
         self._pager = pager
+        self._on_step = on_step  # told the level of each step run, for the metrics
 
     def start(self, alert_ids: list[int]) -> None:
         """Copy the policy onto each newly opened alert and run its first step now."""
@@ -114,6 +123,7 @@ class EscalationService:
             public = AlertPublic.model_validate(alert)
         if not people:
             logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
+        self._on_step(current.level)
         self._pager.page(public, people, current.level)
         self._scheduler.schedule(alert_id, step + 1, now + timedelta(seconds=current.wait_s))
 

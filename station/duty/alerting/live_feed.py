@@ -26,6 +26,12 @@ class FeedHub:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
+        self.clients = 0  # open streams on this replica, for the metrics
+
+    def joined(self, change: int) -> None:
+        """Count a stream that opened (+1) or closed (-1)."""
+        with self._lock:
+            self.clients += change
 
     def notify(self) -> None:
         """Wake every stream; safe to call from any thread."""
@@ -95,14 +101,20 @@ async def alert_stream(
     visible: Callable[[str], bool],
 ) -> AsyncIterator[dict[str, str]]:
     """Yield SSE events for alert changes after `after_id` (None: from now on)."""
-    cursor = after_id if after_id is not None else await asyncio.to_thread(latest_feed_id, engine)
-    while True:
-        if await disconnected():
-            return
-        page = await asyncio.to_thread(feed_since, engine, cursor, visible)
-        for entry_id, change, alert in page.entries:
-            body = {"change": change, "alert": alert.model_dump(mode="json")}
-            yield {"id": str(entry_id), "event": "alert", "data": json.dumps(body)}
-        cursor = page.cursor
-        if not page.full:
-            await hub.wait(poll_s)
+    hub.joined(+1)
+    try:
+        cursor = (
+            after_id if after_id is not None else await asyncio.to_thread(latest_feed_id, engine)
+        )
+        while True:
+            if await disconnected():
+                return
+            page = await asyncio.to_thread(feed_since, engine, cursor, visible)
+            for entry_id, change, alert in page.entries:
+                body = {"change": change, "alert": alert.model_dump(mode="json")}
+                yield {"id": str(entry_id), "event": "alert", "data": json.dumps(body)}
+            cursor = page.cursor
+            if not page.full:
+                await hub.wait(poll_s)
+    finally:
+        hub.joined(-1)

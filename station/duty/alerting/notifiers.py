@@ -21,6 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from station.duty.clock import Clock, SystemClock
 from station.duty.errors import UpstreamError
+from station.i18n import DEFAULT_LANGUAGE, Language, translations
+from station.i18n.words import KINDS, SEVERITIES, label
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +57,9 @@ class Notice(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    alert_id: int = Field(ge=1, description="The alert this notice is about.")
+    alert_id: int = Field(
+        ge=0, description="The alert this notice is about; 0 for cloud-duty's own alarms."
+    )
     station_id: str = Field(min_length=1, max_length=64, description="Station of the alert.")
     kind: str = Field(min_length=1, max_length=32, description="Alert kind, e.g. fall.")
     severity: str = Field(min_length=1, max_length=16, description="Alert severity.")
@@ -68,6 +72,7 @@ class Notice(BaseModel):
         min_length=1, max_length=128, description="User name, phone number or webhook name."
     )
     escalation_level: int = Field(default=0, ge=0, le=100, description="0 = first step.")
+    language: Language = Field(default=DEFAULT_LANGUAGE, description="What the reader reads.")
 
 
 class DeliveryResult(BaseModel):
@@ -97,24 +102,40 @@ def mask_recipient(recipient: str) -> str:
 
 def render_markdown(notice: Notice) -> str:
     """The markdown both robots show: severity, kind, station, text, console link."""
+    _ = translations(notice.language).gettext
+    severity = label(SEVERITIES, notice.severity, notice.language)
+    kind = label(KINDS, notice.kind, notice.language)
     lines = [
-        f"### [{notice.severity.upper()}] {notice.title}",
-        f"> station: {notice.station_id} · kind: {notice.kind} · alert #{notice.alert_id}",
+        f"### [{severity.upper()}] {notice.title}",
+        "> "
+        + _("station: {station} · kind: {kind} · alert #{alert}").format(
+            station=notice.station_id, kind=kind, alert=notice.alert_id
+        ),
     ]
     if notice.escalation_level:
-        lines.append(f"> escalation level {notice.escalation_level}: nobody has acknowledged")
+        lines.append(
+            "> "
+            + _("escalation level {level}: nobody has acknowledged").format(
+                level=notice.escalation_level
+            )
+        )
     if notice.body:
         lines.append(notice.body)
     if notice.console_url:
-        lines.append(f"[Open in the duty console]({notice.console_url})")
+        link = _("Open in the duty console")
+        lines.append(f"[{link}]({notice.console_url})")
     return _cut_bytes("\n\n".join(lines), MARKDOWN_LIMIT_BYTES)
 
 
 def render_sms(notice: Notice) -> str:
     """A short plain text for SMS."""
-    text = f"[{notice.severity.upper()}] {notice.title} - station {notice.station_id}"
+    _ = translations(notice.language).gettext
+    severity = label(SEVERITIES, notice.severity, notice.language)
+    text = f"[{severity.upper()}] {notice.title} - " + _("station {station}").format(
+        station=notice.station_id
+    )
     if notice.escalation_level:
-        text += f" (escalation {notice.escalation_level})"
+        text += " (" + _("escalation {level}").format(level=notice.escalation_level) + ")"
     if notice.console_url:
         text += f" {notice.console_url}"
     return text[:SMS_LIMIT_CHARS]

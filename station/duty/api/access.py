@@ -11,6 +11,7 @@ schema (`x-roles`, and a line of the description).
 
 Credentials, by their form:
 - the service token (`UWS_API_TOKEN`): an admin, for automation;
+- the scrape token (`UWS_METRICS_TOKEN`): the monitor, for Prometheus (`/metrics` only);
 - `uwss_...`: a staff sign-in (admin, duty, manager), with an expiry and a sign-out check;
 - `uwsn_...`: a node's own API credential, scoped to its node and station;
 - `UWM1. ...`: a member's short-lived signed credential, for their own page and data.
@@ -36,7 +37,7 @@ from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.errors import ForbiddenError
 from station.duty.fleet.node_credentials import node_for_api_token
 from station.duty.people.audit import audit_denied
-from station.duty.people.auth import SERVICE, Principal, TokenState, check_token
+from station.duty.people.auth import MONITOR, SERVICE, Principal, TokenState, check_token
 from station.duty.people.models import Member, Role
 from station.duty.services import Services, ServicesDep
 from station.tokens import MEMBER_PREFIX, TokenRefusedError
@@ -171,6 +172,11 @@ def authenticate(services: Services, given: str | None) -> Caller:
     service = services.settings.api_token.get_secret_value()
     if hmac.compare_digest(given.encode(), service.encode()):
         return Caller(SERVICE, services.engine)
+    scrape = services.settings.metrics_token
+    if scrape is not None and hmac.compare_digest(
+        given.encode(), scrape.get_secret_value().encode()
+    ):
+        return Caller(MONITOR, services.engine)
     if given.startswith(NODE_CREDENTIAL_PREFIX):
         with Session(services.engine) as session:
             node = node_for_api_token(session, given)

@@ -5,9 +5,10 @@ device states)."""
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine
@@ -33,11 +34,14 @@ from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
 from station.duty.fleet.commands import apply_result
 from station.duty.fleet.liveness import apply_device_states, apply_heartbeats, apply_status
+from station.duty.fleet.node_health import HealthLimits, apply_health_checks
 from station.duty.fleet.registry import NodeDirectory
 from station.duty.people.audit import apply_door_decisions
 from station.duty.people.visits import apply_visit
 
 logger = logging.getLogger(__name__)
+
+DEFAULT_LIMITS = HealthLimits(camera_silent_s=60, inference_budget_ms=1000, disk_full_percent=95)
 
 
 @dataclass(frozen=True)
@@ -53,12 +57,23 @@ class Inbound:
 
 @dataclass
 class IngestStats:
-    """Counters since start, read by health checks and benchmarks."""
+    """Counters since start, read by health checks, metrics and benchmarks."""
 
     received: int = 0
     persisted: int = 0
     rejected: int = 0
     batches: int = 0
+    refused: dict[str, int] = field(default_factory=dict)  # by reason
+    last_batch_at: datetime | None = None  # the clock's time of the last batch written
+
+    def refuse(self, reason: str, count: int = 1) -> None:
+        """Count refused messages under one reason."""
+        self.rejected += count
+        self.refused[reason] = self.refused.get(reason, 0) + count
+
+
+BatchObserver = Callable[[int, float, float | None], None]
+"""Told of each batch written: its size, its seconds, and the age of its oldest message."""
 
 
 @dataclass
@@ -71,6 +86,12 @@ class _Sorted:
     results: list[CommandResult] = field(default_factory=list)
     states: dict[str, StationState] = field(default_factory=dict)
     nodes: set[str] = field(default_factory=set)
+
+
+def _oldest_age_s(decoded: list[tuple[str, Message]], now: datetime) -> float | None:
+    """How long the oldest message of a batch took from its node to the database."""
+    stamps = [ts for _, m in decoded if isinstance(ts := getattr(m, "ts", None), datetime)]
+    return max(0.0, (now - min(stamps)).total_seconds()) if stamps else None
 
 
 def parse_node(topic: str) -> str:
@@ -93,6 +114,8 @@ class IngestPipeline:
         on_opened: Callable[[list[int]], None] = lambda _ids: None,
         snapshots: SnapshotStorage | None = None,
         reopen_window: timedelta = DEFAULT_REOPEN_WINDOW,
+        limits: HealthLimits = DEFAULT_LIMITS,
+        on_batch: BatchObserver = lambda _size, _seconds, _lag: None,
     ) -> None:
         self._engine = engine
         self._clock = clock
@@ -101,6 +124,8 @@ class IngestPipeline:
         self._on_opened = on_opened
         self._snapshots = snapshots or SnapshotStore(Path("var/snapshots"))
         self._reopen_window = reopen_window
+        self._limits = limits
+        self._on_batch = on_batch
         self.stats = IngestStats()
 
     def process(self, batch: list[Inbound]) -> None:
@@ -109,6 +134,7 @@ class IngestPipeline:
         if snapshots:
             self._store_snapshots(snapshots)
             batch = [m for m in batch if "/snapshot/" not in m.topic]
+        started = time.perf_counter()
         decoded = self._decode(batch)
         try:
             changed, opened = self._write(decoded)
@@ -117,6 +143,8 @@ class IngestPipeline:
             logger.info("concurrent write on a batch of %d; retrying", len(decoded))
             changed, opened = self._write(decoded)
         self.stats.batches += 1
+        self.stats.last_batch_at = now = self._clock.now()
+        self._on_batch(len(batch), time.perf_counter() - started, _oldest_age_s(decoded, now))
         if changed:
             self._on_feed_change()
         if opened:
@@ -134,7 +162,7 @@ class IngestPipeline:
                 self._snapshots.save(node_id, event_id or "", item.payload)
                 self.stats.persisted += 1
             except ContractError as err:
-                self.stats.rejected += 1
+                self.stats.refuse("snapshot")
                 logger.warning("refused snapshot on %s: %s", item.topic, err)
 
     def _decode(self, batch: list[Inbound]) -> list[tuple[str, Message]]:
@@ -144,7 +172,7 @@ class IngestPipeline:
             try:
                 decoded.append(decode_for_topic(item.topic, item.payload))
             except ContractError as err:
-                self.stats.rejected += 1
+                self.stats.refuse("invalid")
                 logger.warning("refused message on %s: %s", item.topic, str(err)[:300])
         return decoded
 
@@ -157,6 +185,7 @@ class IngestPipeline:
             for status in work.statuses:
                 apply_status(session, book, stations[status.node_id], status, now)
             apply_heartbeats(session, book, work.beats, now)
+            apply_health_checks(book, stations, work.beats, self._limits, now)
             self._apply_events(session, book, stations, work.events)
             for visit in work.visits:
                 apply_visit(session, stations[visit.node_id], visit)
@@ -197,7 +226,8 @@ class IngestPipeline:
             logger.warning(
                 "refused %d message(s) from unknown node %s", unknown.count(node_id), node_id
             )
-        self.stats.rejected += len(unknown)
+        if unknown:
+            self.stats.refuse("unknown_node", len(unknown))
         return len(unknown)
 
     @staticmethod

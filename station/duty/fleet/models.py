@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import ConfigDict
+from pydantic import ConfigDict, field_validator
 from sqlalchemy import Column
 from sqlmodel import Field, SQLModel
 
 from station.contracts import CommandName, NodeHealth, StationState
 from station.duty.db import ID_PATTERN, PydanticJSON, UTCDateTime, enum_field, utc_field
+from station.i18n import DEFAULT_TIME_ZONE
 
 
 class StationBase(SQLModel):
@@ -21,6 +23,21 @@ class StationBase(SQLModel):
     capacity: int | None = Field(default=None, ge=0, description="People the room holds.")
     latitude: float | None = Field(default=None, ge=-90, le=90)
     longitude: float | None = Field(default=None, ge=-180, le=180)
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE,
+        max_length=64,
+        sa_column_kwargs={"server_default": DEFAULT_TIME_ZONE},
+        description="IANA time zone: times of this station are shown in it.",
+    )
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as err:
+            raise ValueError(f"unknown time zone {value!r}") from err
+        return value
 
 
 class Station(StationBase, table=True):

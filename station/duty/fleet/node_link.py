@@ -95,6 +95,10 @@ class MqttIngest:
         self._client.loop_start()
         self._worker.start()
 
+    def backlog(self) -> int:
+        """Messages received from the broker and not yet written."""
+        return self._inbox.qsize()
+
     def stop(self) -> None:
         """Finish the batch in hand, then disconnect."""
         self._stop.set()
@@ -180,6 +184,7 @@ class MqttIngest:
             except Exception:
                 # One poisoned message must not stall every node behind it.
                 logger.exception("dropped a message on %s that cannot be stored", item.topic)
+                self._pipeline.stats.refuse("unstorable")
 
     def _process_until_done(self, batch: list[Inbound]) -> None:
         delay = 0.5

@@ -14,7 +14,12 @@ from argon2.exceptions import InvalidHashError, VerifyMismatchError
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, delete, select
 
-from station.duty.errors import ConflictError, TooManyRequestsError, UnauthorizedError
+from station.duty.errors import (
+    ConflictError,
+    NotFoundError,
+    TooManyRequestsError,
+    UnauthorizedError,
+)
 from station.duty.fleet.models import Station
 from station.duty.people.models import (
     ApiToken,
@@ -25,6 +30,7 @@ from station.duty.people.models import (
     UserPublic,
     UserStation,
 )
+from station.i18n import Language, parse_language
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +96,7 @@ class TokenCheck:
 
 
 SERVICE = Principal(name="service-token", role=Role.ADMIN)
+MONITOR = Principal(name="metrics-scraper", role=Role.MONITOR, station_ids=frozenset())
 
 
 def hash_password(password: str) -> str:
@@ -116,6 +123,7 @@ def create_user(session: Session, body: UserCreate) -> User:
         password_hash=hash_password(body.password),
         role=body.role,
         phone=body.phone,
+        language=body.language.value,
     )
     session.add(user)
     session.flush()
@@ -139,6 +147,24 @@ def station_ids(session: Session, user: User) -> list[str]:
     """Return the stations a user is scoped to."""
     rows = session.exec(select(UserStation.station_id).where(UserStation.user_id == user.id))
     return sorted(rows)
+
+
+def language_of(session: Session, username: str) -> Language:
+    """The language a user reads; the default for callers without a user row."""
+    row = session.exec(select(User.language).where(User.username == username)).first()
+    return parse_language(row)
+
+
+def set_language(session: Session, username: str, language: Language) -> User:
+    """Change the language a user reads; only signed-in users have one to change."""
+    user = session.exec(select(User).where(User.username == username)).first()
+    if user is None:
+        raise NotFoundError(f"{username} has no user settings")
+    user.language = language.value
+    session.add(user)
+    session.commit()
+    session.refresh(user)
+    return user
 
 
 def public(session: Session, user: User) -> UserPublic:

@@ -16,17 +16,20 @@ from sqlmodel import Field, SQLModel
 
 from station.contracts import utcnow
 from station.duty.db import ID_PATTERN, UTCDateTime, utc_field
+from station.i18n import DEFAULT_LANGUAGE, Language
 
 
 class Role(StrEnum):
     """Who calls: admin everything, duty staff all alerts, managers their stations; a node
-    its own station's entry sync, snapshots and command results; a member their own data."""
+    its own station's entry sync, snapshots and command results; a member their own data;
+    the monitor (the Prometheus scraper's token) the metrics only."""
 
     ADMIN = "admin"
     DUTY = "duty"
     MANAGER = "manager"
     NODE = "node"
     MEMBER = "member"
+    MONITOR = "monitor"
 
 
 STAFF_ROLES = frozenset({Role.ADMIN, Role.DUTY, Role.MANAGER})
@@ -44,6 +47,12 @@ class User(SQLModel, table=True):
     password_hash: str = Field(max_length=256)
     role: Role = Field(sa_type=_ROLE_TYPE)
     phone: str = Field(default="", max_length=32, description="For SMS escalation.")
+    language: str = Field(
+        default=DEFAULT_LANGUAGE.value,
+        max_length=8,
+        sa_column_kwargs={"server_default": DEFAULT_LANGUAGE.value},
+        description="What the user reads: the console, the dashboard, their notices.",
+    )
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -65,6 +74,7 @@ class UserCreate(SQLModel):
     password: str = Field(min_length=10, max_length=256, description="At least 10 characters.")
     role: Role
     phone: str = Field(default="", max_length=32)
+    language: Language = Field(default=DEFAULT_LANGUAGE, description="zh-CN or en.")
     station_ids: list[str] = Field(default_factory=list, description="A manager's stations.")
 
     @field_validator("role")
@@ -82,8 +92,16 @@ class UserPublic(SQLModel):
     username: str
     role: Role
     phone: str
+    language: Language = DEFAULT_LANGUAGE
     active: bool
     station_ids: list[str] = []
+
+
+class UserSettingsUpdate(SQLModel):
+    """The settings a signed-in user changes for themselves."""
+
+    model_config = ConfigDict(extra="forbid")  # type: ignore[assignment]
+    language: Language = Field(description="zh-CN or en.")
 
 
 class ApiToken(SQLModel, table=True):

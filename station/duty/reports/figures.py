@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 from pydantic import BaseModel, Field
 
 from station.duty.errors import InvalidRequestError
+from station.i18n import DEFAULT_TIME_ZONE
 
 DEFAULT_TZ = "Asia/Shanghai"
 MAX_RANGE_DAYS = 400
@@ -35,6 +36,9 @@ class StationStatus(BaseModel):
     inside: int = Field(description="Visits with an entry and no exit yet.")
     visits_today: int = Field(description="Visits that began since local midnight.")
     state: StationCondition = Field(description="The worst of: alert, offline, full, ok.")
+    time_zone: str = Field(
+        default=DEFAULT_TIME_ZONE, description="The station's IANA zone: its times are shown in it."
+    )
 
 
 class Overview(BaseModel):

@@ -90,4 +90,5 @@ def _status(
         inside=people,
         visits_today=today.get(station.id, 0),
         state=state,
+        time_zone=station.time_zone,
     )

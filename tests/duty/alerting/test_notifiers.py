@@ -108,7 +108,7 @@ def test_notice_is_frozen_and_refuses_bad_fields() -> None:
     with pytest.raises(ValidationError):
         sample.title = "changed"  # type: ignore[misc]
     with pytest.raises(ValidationError):
-        notice(alert_id=0)
+        notice(alert_id=-1)  # 0 is cloud-duty's own alarm (the dead-man's switch)
     with pytest.raises(ValidationError):
         notice(title="x" * 201)
     with pytest.raises(ValidationError):
@@ -118,16 +118,21 @@ def test_notice_is_frozen_and_refuses_bad_fields() -> None:
 
 
 def test_markdown_names_station_kind_level_and_link_and_fits_the_robot_limit() -> None:
-    text = render_markdown(notice())
+    text = render_markdown(notice(language="en"))
     assert "[CRITICAL] Worker down in the rest room" in text
     assert "station: st-1" in text
     assert "kind: fall" in text
     assert "escalation level 1" in text
+    chinese = render_markdown(notice())  # the default reader reads Chinese
+    assert "[紧急] Worker down in the rest room" in chinese
+    assert "驿站：st-1 · 类型：跌倒" in chinese
+    assert "第 1 级升级" in chinese
+    assert "[在值班台中打开](https://duty.example/alerts/1)" in chinese
     assert "(https://duty.example/alerts/1)" in text
     long_text = render_markdown(notice(body="跌倒" * 1000))  # 6,000 bytes of UTF-8
     assert len(long_text.encode()) <= 4096
     assert long_text.endswith("...")
-    first = render_markdown(notice(escalation_level=0, console_url=None, body=""))
+    first = render_markdown(notice(escalation_level=0, console_url=None, body="", language="en"))
     assert "escalation" not in first
     assert "duty console" not in first
 

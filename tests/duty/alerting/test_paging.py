@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 import pytest
 from sqlalchemy import Engine
 from sqlmodel import Session, col, select
@@ -14,11 +16,14 @@ from station.duty.alerting.notifiers import (
     Notice,
     Notifier,
     SmsNotifier,
+    render_sms,
 )
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.fleet.ingest import IngestPipeline
+from station.duty.fleet.models import Station
 from station.duty.people.auth import create_user
-from station.duty.people.models import Role, User, UserCreate
+from station.duty.people.models import User, UserCreate
+from station.i18n import Language
 from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, inbound
 
@@ -43,12 +48,12 @@ def alert(pipeline: IngestPipeline, engine: Engine, clock: ManualClock) -> Alert
         return AlertPublic.model_validate(session.exec(select(Alert)).one())
 
 
-def _user(engine: Engine, name: str, phone: str, active: bool = True) -> None:
+def _user(
+    engine: Engine, name: str, phone: str, active: bool = True, language: str = "zh-CN"
+) -> None:
+    body = {"username": name, "password": "long-enough-pw", "role": "duty", "phone": phone}
     with Session(engine) as session:
-        user = create_user(
-            session,
-            UserCreate(username=name, password="long-enough-pw", role=Role.DUTY, phone=phone),
-        )
+        user = create_user(session, UserCreate.model_validate({**body, "language": language}))
         user.active = active
         session.add(user)
         session.commit()
@@ -71,8 +76,8 @@ def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
         2,
         alert.id,
     )
-    assert posted.title == "fall at station st-1 (room)"
-    assert "On duty: wang, li, zhao." in posted.body
+    assert posted.title == "驿站 st-1 发生跌倒 (room)"  # the duty groups read Chinese
+    assert "值班人员：wang, li, zhao。" in posted.body
     assert posted.console_url == f"https://duty.example/#alert-{alert.id}"
     # The stand-in reports "not sent", so the delivery tries again: same phone each time.
     assert {phone for phone, _ in gateway.sent} == {"+8613800000001"}
@@ -90,3 +95,39 @@ def test_a_pager_naming_an_unconfigured_channel_refuses_to_start(
     delivery = DeliveryService(engine, {"ops-wecom": RecordingRobot()}, clock, lambda _s: None)
     with pytest.raises(ValueError, match=r"no notifier for channel\(s\) \['sms'\]"):
         NotifyingPager(engine, delivery, ["ops-wecom"], "sms")
+
+
+def test_each_person_reads_their_notice_in_their_language_and_the_stations_time(
+    engine: Engine, alert: AlertPublic, clock: ManualClock
+) -> None:
+    with Session(engine) as session:
+        station = session.get(Station, "st-1")
+        assert station is not None
+        station.time_zone = "Asia/Urumqi"  # UTC+6, two hours behind Beijing
+        session.add(station)
+        session.commit()
+    _user(engine, "wang", "+8613800000001")
+    _user(engine, "smith", "+8613800000002", language="en")
+    texts = RecordingRobot()
+    delivery = DeliveryService(engine, {"sms": texts}, clock, lambda _s: None)
+    NotifyingPager(engine, delivery, [], "sms").page(alert, ["wang", "smith"], 1)
+    sent = {n.recipient: n for n in texts.sent}
+    local = alert.first_at.astimezone(ZoneInfo("Asia/Urumqi")).strftime("%Y-%m-%d %H:%M")
+    chinese, english = sent["+8613800000001"], sent["+8613800000002"]
+    assert (chinese.language, english.language) == ("zh-CN", "en")
+    assert chinese.title == "驿站 st-1 发生跌倒 (room)"
+    assert chinese.body.startswith(f"自 {local} 起共发现 1 次。")
+    assert english.title == "fall at station st-1 (room)"
+    assert english.body.startswith(f"Seen 1 time(s) since {local}.")
+    assert render_sms(english).startswith("[CRITICAL] fall at station st-1 (room) - station st-1")
+    assert render_sms(chinese).startswith("[紧急] 驿站 st-1 发生跌倒 (room) - 驿站 st-1")
+
+
+def test_a_duty_group_may_read_its_robot_posts_in_english(
+    engine: Engine, alert: AlertPublic, clock: ManualClock
+) -> None:
+    robot = RecordingRobot()
+    delivery = DeliveryService(engine, {"ops-wecom": robot}, clock, lambda _s: None)
+    NotifyingPager(engine, delivery, ["ops-wecom"], group_language=Language.EN).page(alert, [], 1)
+    (posted,) = robot.sent
+    assert (posted.language, posted.title) == ("en", "fall at station st-1 (room)")

@@ -30,17 +30,20 @@ from tests.duty.conftest import ManualClock
 from tests.duty.messages import event, inbound
 
 ADMIN, DUTY, MANAGER, NODE, MEMBER, ANON = "admin", "duty", "manager", "node", "member", "none"
-ROLES = (ADMIN, DUTY, MANAGER, NODE, MEMBER, ANON)
+MONITOR = "monitor"
+ROLES = (ADMIN, DUTY, MANAGER, NODE, MEMBER, MONITOR, ANON)
 STAFF = {ADMIN, DUTY, MANAGER}
 PUBLIC = set(ROLES)
 TOKEN = "table-service-token-0123456789"
+SCRAPE_TOKEN = "table-scrape-token-0123456789"
 PASSWORD = "table-password-123"
 
 # (method, path) -> the callers admitted. "public" routes admit everyone, no token too.
 ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/login"): PUBLIC,
     ("POST", "/api/v1/auth/logout"): STAFF,
-    ("GET", "/api/v1/auth/me"): STAFF | {NODE, MEMBER},
+    ("GET", "/api/v1/auth/me"): STAFF | {NODE, MEMBER, MONITOR},
+    ("PATCH", "/api/v1/auth/me"): STAFF,
     ("POST", "/api/v1/users"): {ADMIN},
     ("GET", "/api/v1/audit"): {ADMIN},
     ("GET", "/api/v1/stations"): STAFF,
@@ -107,6 +110,7 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/stations/{station_id}/stats/occupancy"): STAFF,
     ("GET", "/api/v1/stats/daily"): STAFF,
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/metrics"): {ADMIN, MONITOR},
 }
 
 
@@ -135,6 +139,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
     settings = DutySettings(
         database_url=f"sqlite:///{tmp_path / 'duty.sqlite'}",
         api_token=TOKEN,
+        metrics_token=SCRAPE_TOKEN,
         admin_password=PASSWORD,
         key_file=str(tmp_path / "keys.json"),
         snapshot_dir=str(tmp_path / "snaps"),
@@ -178,6 +183,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
             MANAGER: _login(api, "wang"),
             NODE: node_token["api_token"],
             MEMBER: credential["credential"],
+            MONITOR: SCRAPE_TOKEN,
         }
         params = {
             "alert_id": str(alert_id),
@@ -197,6 +203,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
 BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/auth/login"): {"username": "nobody", "password": "x" * 12},
     ("POST", "/api/v1/users"): {"username": "zhao", "password": PASSWORD, "role": "duty"},
+    ("PATCH", "/api/v1/auth/me"): {"language": "en"},
     ("POST", "/api/v1/stations"): {"id": "st-1", "name": "st-1"},
     ("POST", "/api/v1/nodes"): {"id": "node-1", "station_id": "st-1"},
     ("POST", "/api/v1/enrol"): {"code": "AAAA-BBBB-CCCC-DDDD"},

@@ -20,6 +20,7 @@ from station.duty.people.models import (
     Role,
     UserCreate,
     UserPublic,
+    UserSettingsUpdate,
 )
 from station.duty.services import NowDep, ServicesDep, SessionDep
 
@@ -65,10 +66,24 @@ def logout(
 
 
 @router.get("/auth/me")
-def me(who: Annotated[Caller, allow(*Role)]) -> dict[str, object]:
-    """Who the token belongs to."""
+def me(session: SessionDep, who: Annotated[Caller, allow(*Role)]) -> dict[str, object]:
+    """Who the token belongs to, and the language they read (zh-CN unless they chose)."""
     stations = sorted(who.station_ids) if who.station_ids is not None else None
-    return {"username": who.name, "role": who.role, "station_ids": stations}
+    language = auth.language_of(session, who.name)
+    return {"username": who.name, "role": who.role, "station_ids": stations, "language": language}
+
+
+@router.patch("/auth/me")
+def update_me(
+    session: SessionDep,
+    who: Annotated[Caller, allow(Role.ADMIN, Role.DUTY, Role.MANAGER)],
+    body: UserSettingsUpdate,
+) -> UserPublic:
+    """Change the signed-in user's own settings: the language of their screens and notices."""
+    user = auth.set_language(session, who.name, body.language)
+    audit(session, who, "change settings", f"user {user.username}", None, body.language.value)
+    session.commit()
+    return auth.public(session, user)
 
 
 @router.post("/users", status_code=status.HTTP_201_CREATED)
