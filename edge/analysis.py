@@ -23,6 +23,7 @@ from station.contracts import (
     EventSeverity,
 )
 from vision.detector import Detection, Detector
+from vision.errors import FaceRemainsError
 from vision.events import HazardEvent, Phase
 from vision.fire import SensorReading
 from vision.pipeline import AnalysisSettings, CameraFrame, CameraResult, ModelUse, Pipeline
@@ -30,6 +31,11 @@ from vision.privacy import FaceBlurrer
 from vision.weights import load_detector
 
 log = logging.getLogger(__name__)
+
+# Why an event goes without its snapshot; duty staff read these (zh-CN).
+WITHHELD_FACE = "快照未发送：打码后复检仍发现人脸"
+WITHHELD_ERROR = "快照未发送：打码或编码失败"
+WITHHELD_SIZE = "快照未发送：图片过大"
 
 
 def to_contract_event(
@@ -39,6 +45,7 @@ def to_contract_event(
     camera_id: str | None = None,
     device_id: str | None = None,
     has_snapshot: bool = False,
+    snapshot_withheld: str = "",
 ) -> Event:
     """Translate one vision/rules event into the wire Event (its source: a camera or a device)."""
     return Event(
@@ -55,6 +62,7 @@ def to_contract_event(
         zone=found.zone,
         count=found.count,
         has_snapshot=has_snapshot,
+        snapshot_withheld=snapshot_withheld,
         severity=EventSeverity(found.severity.value),
         evidence=found.evidence,
     )
@@ -63,8 +71,10 @@ def to_contract_event(
 class HazardSink(Protocol):
     """Where a camera's events go: the node's event router, a list in tests."""
 
-    def __call__(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> object:
-        """Take one event of one camera."""
+    def __call__(
+        self, camera_id: str, event: HazardEvent, *, has_snapshot: bool, snapshot_withheld: str = ""
+    ) -> object:
+        """Take one event of one camera (and why its snapshot was withheld, if it was)."""
         ...
 
 
@@ -77,7 +87,7 @@ def build_blurrer(config: PrivacyConfig | None) -> FaceBlurrer | None:
     """Load the face model when snapshots are configured (raises PrivacyError)."""
     if config is None or not config.snapshots:
         return None
-    return FaceBlurrer(config.face_model, config.face_score)
+    return FaceBlurrer(config.face_model, config.face_score, config.check_score)
 
 
 class StationAnalysis:
@@ -120,15 +130,21 @@ class StationAnalysis:
                 self._sink(camera_id, event, has_snapshot=False)
 
     def _publish(self, frame: CameraFrame, event: HazardEvent, people: list[Detection]) -> None:
-        snapshot = None
+        snapshot, withheld = None, ""
         if event.phase is Phase.NEW and self._blurrer is not None:
-            snapshot = self._snapshot(frame.camera_id, frame.image, people)
-        self._sink(frame.camera_id, event, has_snapshot=snapshot is not None)
+            snapshot, withheld = self._snapshot(frame.camera_id, frame.image, people)
+        if withheld:
+            self._sink(frame.camera_id, event, has_snapshot=False, snapshot_withheld=withheld)
+        else:
+            self._sink(frame.camera_id, event, has_snapshot=snapshot is not None)
         if snapshot is not None:
             # After the event: a station shows the alert at once, the picture when it lands.
             self._send_snapshot(event.event_id, snapshot)
 
-    def _snapshot(self, camera_id: str, image: np.ndarray, people: list[Detection]) -> bytes | None:
+    def _snapshot(
+        self, camera_id: str, image: np.ndarray, people: list[Detection]
+    ) -> tuple[bytes | None, str]:
+        """The blurred JPEG, or None and why it stays here (the reason, for duty staff)."""
         assert self._blurrer is not None
         try:
             data = self._blurrer.snapshot(image, people, self._quality)
@@ -136,10 +152,15 @@ class StationAnalysis:
                 half = cv2.resize(image, (image.shape[1] // 2, image.shape[0] // 2))
                 scaled = [_halve(d) for d in people]
                 data = self._blurrer.snapshot(half, scaled, 60)
+        except FaceRemainsError as err:
+            log.warning("camera %s: snapshot withheld: %s", camera_id, err)
+            return None, WITHHELD_FACE
         except (cv2.error, RuntimeError) as err:
             log.warning("camera %s: no snapshot: %s", camera_id, err)
-            return None
-        return data if len(data) <= MAX_SNAPSHOT_BYTES else None
+            return None, WITHHELD_ERROR
+        if len(data) > MAX_SNAPSHOT_BYTES:
+            return None, WITHHELD_SIZE
+        return data, ""
 
 
 def _halve(detection: Detection) -> Detection:

@@ -23,6 +23,7 @@ from edge.errors import ConfigError
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
+from vision.privacy import DEFAULT_CHECK_SCORE
 from vision.roles import Role
 from vision.weights import PACKAGE_PREFIX, ImageSize, ModelSpec
 
@@ -125,6 +126,12 @@ class PrivacyConfig(_Section):
 
     face_model: Path = Field(description="YuNet ONNX file for cv2.FaceDetectorYN.")
     face_score: float = Field(default=0.5, gt=0, lt=1, description="Lowest face score blurred.")
+    check_score: float = Field(
+        default=DEFAULT_CHECK_SCORE,
+        gt=0,
+        lt=1,
+        description="A face this sure, still found after blurring, keeps the snapshot here.",
+    )
     snapshots: bool = Field(default=True, description="Attach a blurred JPEG to new events.")
     jpeg_quality: int = Field(default=80, ge=10, le=100, description="Snapshot JPEG quality.")
 
@@ -155,6 +162,20 @@ class HealthConfig(_Section):
         default="127.0.0.1",
         description="Address the metrics server listens on; the station LAN's, for a scraper.",
     )
+
+
+class RetentionConfig(_Section):
+    """How long the node keeps its own records (cloud-duty keeps its own periods)."""
+
+    door_log_days: float = Field(
+        default=90, gt=0, description="Door decisions in the entry state file (also uplinked)."
+    )
+    outbox_days: float = Field(
+        default=30,
+        gt=0,
+        description="Messages the cloud never receipted are dropped after this many days.",
+    )
+    every_h: float = Field(default=6, gt=0, le=168, description="How often the purge runs.")
 
 
 class EdgeConfig(_Section):
@@ -189,6 +210,9 @@ class EdgeConfig(_Section):
     )
     outbox: OutboxConfig = Field(default_factory=OutboxConfig, description="Durable outbox.")
     health: HealthConfig = Field(default_factory=HealthConfig, description="Heartbeat.")
+    retention: RetentionConfig = Field(
+        default_factory=RetentionConfig, description="The node's local door log and outbox."
+    )
     devices: DevicesConfig | None = Field(
         default=None, description="The station's MQTT devices; none: the node runs no rules."
     )

@@ -27,6 +27,7 @@ from edge.health import HealthReporter
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
 from edge.metrics import NodeMetrics
+from edge.retention import LocalRetention
 from station.contracts import Event, NodeHealth, TopicKind, utcnow
 from vision.detector import YoloDetector
 from vision.events import HazardEvent
@@ -78,12 +79,18 @@ class EventRouter:
         """Hand camera fires to these local rules from now on."""
         self._safety = safety
 
-    def camera_event(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> Event:
+    def camera_event(
+        self, camera_id: str, event: HazardEvent, *, has_snapshot: bool, snapshot_withheld: str = ""
+    ) -> Event:
         """Send one camera's event; fire and smoke also drive the local rules."""
         if self._safety is not None:
             self._safety.rules.on_hazard(camera_id, event)
         wire = to_contract_event(
-            self.node_id, event, camera_id=camera_id, has_snapshot=has_snapshot
+            self.node_id,
+            event,
+            camera_id=camera_id,
+            has_snapshot=has_snapshot,
+            snapshot_withheld=snapshot_withheld,
         )
         return self._emit(wire)
 
@@ -149,7 +156,8 @@ def _run_parts(
         camera.start()
     door = cameras[config.door_camera] if config.door_camera else None
     entry = _start_entry(config, safety, uplink, door)
-    health.start(config.health.interval_s, _health_publisher(uplink, reports))
+    retention = LocalRetention(config.retention, uplink.outbox, entry.store if entry else None)
+    health.start(config.health.interval_s, _health_publisher(uplink, reports, retention))
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     on_room = room_watcher(entry.controller, config.door_camera) if entry is not None else None
     try:
@@ -212,12 +220,15 @@ def _build_analysis(
 
 
 def _health_publisher(
-    uplink: Uplink, reports: DeviceStateReporter | None
+    uplink: Uplink, reports: DeviceStateReporter | None, retention: LocalRetention | None = None
 ) -> Callable[[NodeHealth], None]:
-    """Send each heartbeat now (never queued: a stale one is worthless) and the device states."""
+    """Send each heartbeat now (never queued: a stale one is worthless) and the device states;
+    the node's local retention runs on the heartbeat's thread when it is due."""
     topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish(report: NodeHealth) -> None:
+        if retention is not None:
+            retention.maybe_run(report.ts)
         if not uplink.publish_now(topic, report):
             log.debug("health not sent: cloud link down")
         if reports is not None:

@@ -19,6 +19,11 @@ if ! command -v mosquitto >/dev/null && [ ! -x /usr/sbin/mosquitto ]; then
   apt_install mosquitto mosquitto-clients
 fi
 
+if [ ! -f /usr/share/fonts/truetype/wqy/wqy-microhei.ttc ]; then
+  echo "bootstrap: installing a Chinese font for printed member cards"
+  apt_install fonts-wqy-microhei
+fi
+
 if [ $want_test_deps = 1 ] && ! command -v chromium >/dev/null; then
   echo "bootstrap: installing chromium for the browser tests"
   apt_install chromium

@@ -44,6 +44,7 @@ class TopicKind(StrEnum):
     HEALTH = "health"
     EVENT = "event"
     VISIT = "visit"
+    DOOR = "door"
     STATE = "state"
     SNAPSHOT = "snapshot"
     CMD = "cmd"
@@ -79,7 +80,7 @@ def subscription(kind: TopicKind, share_group: str | None = None) -> str:
 
 _TOPIC_RE: Final = re.compile(
     r"^uws/v1/(?P<node>[A-Za-z0-9][A-Za-z0-9_.-]{0,63})/"
-    r"(?P<kind>status|health|event|visit|state|cmd/result|cmd|receipt|snapshot/(?P<sub>[A-Za-z0-9_.-]+))$"
+    r"(?P<kind>status|health|event|visit|door|state|cmd/result|cmd|receipt|snapshot/(?P<sub>[A-Za-z0-9_.-]+))$"
 )
 
 
@@ -248,6 +249,11 @@ class Event(Message):
     zone: str = Field(default="", max_length=64, description="Zone name; empty for the frame.")
     count: int = Field(default=0, ge=0, le=10_000, description="People counted, if relevant.")
     has_snapshot: bool = Field(default=False, description="A blurred JPEG follows on snapshot.")
+    snapshot_withheld: str = Field(
+        default="",
+        max_length=100,
+        description="Why no snapshot follows though one was due (e.g. a face still found).",
+    )
     severity: EventSeverity | None = Field(
         default=None, description="The node's judgement of urgency; none where it has none."
     )
@@ -271,6 +277,7 @@ class VisitMethod(StrEnum):
     """How a visitor got in."""
 
     QR = "qr"
+    CARD = "card"
     FACE = "face"
     REMOTE = "remote"
     UNKNOWN = "unknown"
@@ -285,6 +292,26 @@ class Visit(Message):
     method: VisitMethod
     entered_at: AwareDatetime
     exited_at: AwareDatetime | None = None
+
+
+class DoorOutcome(StrEnum):
+    """What the door did with one showing."""
+
+    UNLOCKED = "unlocked"
+    REFUSED = "refused"
+    NOT_ENTERED = "not_entered"
+
+
+class DoorDecision(Message):
+    """One line of a node's door log on `.../door`, for cloud-duty's audit log."""
+
+    decision_id: EntityId = Field(description="Stable id: a redelivered line is stored once.")
+    node_id: NodeId
+    at: AwareDatetime = Field(description="When the door decided.")
+    method: VisitMethod
+    member_id: EntityId | None = Field(default=None, description="Pseudonymous member id.")
+    outcome: DoorOutcome
+    reason: str = Field(default="", max_length=200, description="Why, e.g. `replayed`.")
 
 
 class DeviceSnapshot(BaseModel):
@@ -378,6 +405,7 @@ TOPIC_MODELS: Final[dict[TopicKind, type[Message]]] = {
     TopicKind.HEALTH: NodeHealth,
     TopicKind.EVENT: Event,
     TopicKind.VISIT: Visit,
+    TopicKind.DOOR: DoorDecision,
     TopicKind.STATE: StationState,
     TopicKind.CMD: Command,
     TopicKind.CMD_RESULT: CommandResult,

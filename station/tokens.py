@@ -7,6 +7,10 @@ issue and expiry time in Unix seconds, a random nonce that makes each token sing
 the id of the signing key (`k`), so that nodes can hold the current and the previous key
 while keys rotate. A key id is derived from the public key itself: nothing to configure.
 
+A printed card is `UWC1.<claims>.<signature>`: a card id, the member, the station it opens,
+the issue time and the key id, and no expiry: it stays good until cloud-duty revokes the card
+(or its member), and a node limits its uses per door per minute instead of spending a nonce.
+
 A member credential is `UWM1.<claims>.<signature>`: the same claims plus `"p": "member"`,
 signed over its prefix too, so neither kind of token can be passed off as the other. It lets
 a member's phone fetch their own entry code and data, and nothing else.
@@ -32,6 +36,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey,
 
 PREFIX: Final = "UWS1"
 MEMBER_PREFIX: Final = "UWM1"
+CARD_PREFIX: Final = "UWC1"
 MEMBER_PURPOSE: Final = "member"
 MAX_TOKEN_CHARS: Final = 600
 MAX_SCOPES: Final = 8
@@ -154,6 +159,10 @@ class TokenSigner:
         token = f"{PREFIX}.{_b64(body)}.{_b64(self._key.sign(body))}"
         return token, _claims(claims)
 
+    def sign(self, message: bytes) -> bytes:
+        """Sign raw bytes with the current key (for token kinds built elsewhere here)."""
+        return self._key.sign(message)
+
     def issue_member_credential(
         self, member_id: str, scopes: list[str], now: datetime, ttl_s: int
     ) -> tuple[str, EntryClaims]:
@@ -177,10 +186,8 @@ def _claims(raw: dict[str, Any]) -> EntryClaims:
 _ENTRY_CLAIMS: Final = frozenset({"m", "s", "i", "e", "n"})
 
 
-def _parse(
-    token: str, prefix: str = PREFIX, extra: frozenset[str] = frozenset()
-) -> tuple[bytes, bytes, dict[str, Any]]:
-    """Split and decode a token; raise MALFORMED for anything that is not one."""
+def _decode(token: str, prefix: str) -> tuple[bytes, bytes, Any]:
+    """Split a token and decode its parts; raise MALFORMED for anything that is not one."""
     if len(token) > MAX_TOKEN_CHARS:
         raise TokenRefusedError(RefusalReason.MALFORMED, f"token of {len(token)} characters")
     parts = token.strip().split(".")
@@ -191,6 +198,14 @@ def _parse(
         raw = json.loads(body)
     except (binascii.Error, ValueError) as err:
         raise TokenRefusedError(RefusalReason.MALFORMED, "undecodable token") from err
+    return body, signature, raw
+
+
+def _parse(
+    token: str, prefix: str = PREFIX, extra: frozenset[str] = frozenset()
+) -> tuple[bytes, bytes, dict[str, Any]]:
+    """Split and decode a token and check the shape of its claims."""
+    body, signature, raw = _decode(token, prefix)
     if not _well_formed(raw, extra):
         raise TokenRefusedError(RefusalReason.MALFORMED, "claims of the wrong shape")
     return body, signature, raw
@@ -289,6 +304,65 @@ class MemberCredentialVerifier:
         _check_signature(self._keys, raw, MEMBER_PREFIX.encode() + b"." + body, signature)
         claims = _claims(raw)
         _check_window(claims, now, self._leeway)
+        return claims
+
+
+@dataclass(frozen=True)
+class CardClaims:
+    """What a good printed card says."""
+
+    card_id: str
+    member_id: str
+    station_id: str
+    issued_at: datetime
+
+
+def issue_card(signer: TokenSigner, claims: CardClaims) -> str:
+    """Sign a printed card; the same claims and key always give the same token (a reprint)."""
+    raw = {
+        "c": _check_id(claims.card_id, "card id"),
+        "m": _check_id(claims.member_id, "member id"),
+        "s": _check_id(claims.station_id, "station id"),
+        "i": int(claims.issued_at.timestamp()),
+        "k": signer.key_id,
+    }
+    body = json.dumps(raw, separators=(",", ":")).encode()
+    signature = signer.sign(CARD_PREFIX.encode() + b"." + body)
+    return f"{CARD_PREFIX}.{_b64(body)}.{_b64(signature)}"
+
+
+def _card_well_formed(raw: Any) -> bool:
+    return (
+        isinstance(raw, dict)
+        and set(raw) == {"c", "m", "s", "i", "k"}
+        and all(isinstance(raw[k], str) and 0 < len(raw[k]) <= 64 for k in ("c", "m", "s", "k"))
+        and isinstance(raw["i"], int)
+        and 0 <= raw["i"] < 2**40
+    )
+
+
+class CardVerifier:
+    """Checks a printed card offline: its signature (by key id) and its station; whether it
+    is revoked or used too often is the node's state, not the card's."""
+
+    def __init__(
+        self, public_keys: str | Sequence[str], station_id: str, leeway_s: float = 5
+    ) -> None:
+        self._keys = _public_keys(public_keys)
+        self._station_id = station_id
+        self._leeway = timedelta(seconds=leeway_s)
+
+    def verify(self, token: str, now: datetime) -> CardClaims:
+        """Return the claims of a good card or raise TokenRefusedError with the reason."""
+        body, signature, raw = _decode(token, CARD_PREFIX)
+        if not _card_well_formed(raw):
+            raise TokenRefusedError(RefusalReason.MALFORMED, "card claims of the wrong shape")
+        _check_signature(self._keys, raw, CARD_PREFIX.encode() + b"." + body, signature)
+        claims = CardClaims(raw["c"], raw["m"], raw["s"], datetime.fromtimestamp(raw["i"], UTC))
+        if now + self._leeway < claims.issued_at:
+            raise TokenRefusedError(RefusalReason.NOT_YET_VALID, f"issued at {claims.issued_at}")
+        if claims.station_id != self._station_id:
+            raise TokenRefusedError(RefusalReason.WRONG_STATION, f"good for {claims.station_id}")
         return claims
 
 

@@ -25,3 +25,11 @@ class FaceModelError(VisionError, RuntimeError):
 
 class PrivacyError(VisionError, RuntimeError):
     """The face model cannot be loaded; no snapshot may leave the node without it."""
+
+
+class FaceRemainsError(PrivacyError):
+    """A face is still found in a blurred image: it must not leave the node."""
+
+    def __init__(self, faces: int) -> None:
+        super().__init__(f"the check after blurring still finds {faces} face(s)")
+        self.faces = faces

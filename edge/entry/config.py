@@ -28,8 +28,8 @@ class FaceEntrySettings(BaseModel):
         default=DEFAULT_THRESHOLD, gt=0, le=1.2, description="Largest descriptor distance."
     )
     frames: int = Field(default=3, ge=1, le=30, description="Agreeing frames before opening.")
-    liveness_frames: int = Field(
-        default=60, ge=2, le=600, description="Frames a matched face has to blink in."
+    challenge_s: float = Field(
+        default=5, ge=2, le=30, description="Time to answer the door's challenge (turn, blink)."
     )
 
 

@@ -21,16 +21,25 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from edge.devices.model import DeviceChange
 from edge.entry.store import AuditEntry, EntryStore
+from edge.entry.throttle import FailureThrottle
 from station.contracts import (
     Command,
     CommandOutcome,
+    DoorDecision,
+    DoorOutcome,
     Message,
     NodeTopics,
     TopicKind,
     Visit,
     VisitMethod,
 )
-from station.tokens import RefusalReason, TokenRefusedError, TokenVerifier
+from station.tokens import (
+    CARD_PREFIX,
+    CardVerifier,
+    RefusalReason,
+    TokenRefusedError,
+    TokenVerifier,
+)
 from vision.qr import Frame, QrReader
 
 log = logging.getLogger(__name__)
@@ -83,6 +92,9 @@ class EntryConfig(BaseModel):
     repeat_ignore_s: float = Field(
         default=3, ge=0, le=60, description="The same code seen again this soon is one showing."
     )
+    card_uses_per_minute: int = Field(
+        default=2, ge=1, le=30, description="Uses of one printed card per door per minute."
+    )
     failure_limit: int = Field(default=3, ge=1, description="Failures before slowing down.")
     failure_window_s: float = Field(default=60, gt=0, description="Window failures count in.")
     lockout_s: float = Field(
@@ -107,40 +119,6 @@ class _Pending:
     at: datetime
 
 
-class FailureThrottle:
-    """Slows down repeated failures from one code or face: pauses that double each time."""
-
-    def __init__(self, limit: int, window_s: float, lockout_s: float) -> None:
-        self._limit = limit
-        self._window = timedelta(seconds=window_s)
-        self._lockout_s = lockout_s
-        self._failures: dict[str, deque[datetime]] = {}
-        self._blocked_until: dict[str, datetime] = {}
-        self._strikes: dict[str, int] = {}
-
-    def blocked(self, key: str, now: datetime) -> bool:
-        """Return whether attempts from `key` are paused now."""
-        until = self._blocked_until.get(key)
-        return until is not None and now < until
-
-    def fail(self, key: str, now: datetime) -> None:
-        """Count a failure; too many in the window start (or lengthen) a pause."""
-        recent = self._failures.setdefault(key, deque())
-        recent.append(now)
-        while recent and now - recent[0] > self._window:
-            recent.popleft()
-        if len(recent) >= self._limit:
-            strikes = self._strikes.get(key, 0)
-            self._strikes[key] = strikes + 1
-            self._blocked_until[key] = now + timedelta(seconds=self._lockout_s * 2**strikes)
-            recent.clear()
-
-    def succeed(self, key: str) -> None:
-        """Forget a key's failures."""
-        for table in (self._failures, self._blocked_until, self._strikes):
-            table.pop(key, None)
-
-
 class EntryController:
     """Decides, unlocks, and turns confirmed openings into Visit records."""
 
@@ -152,9 +130,13 @@ class EntryController:
         door: DoorOpener,
         visits: VisitSink,
         clock: Clock,
+        door_id: str = "door",
+        decisions: VisitSink | None = None,
     ) -> None:
-        """Wire the controller; nothing runs until something is shown to it."""
+        """Wire the controller; nothing runs until something is shown to it. Each line of the
+        door log also goes to `decisions` (the uplink) for cloud-duty's audit log."""
         self.node_id = node_id
+        self.door_id = door_id
         self.config = config
         self.store = store
         self._verifier = TokenVerifier(
@@ -163,10 +145,15 @@ class EntryController:
             config.region,
             config.leeway_s,
         )
+        self._cards = CardVerifier(
+            [config.public_key, *config.previous_public_keys], config.station_id, config.leeway_s
+        )
         self._door = door
         self._visits = visits
         self._clock = clock
         self._topic = NodeTopics(node_id).topic(TopicKind.VISIT)
+        self._decisions = decisions
+        self._decision_topic = NodeTopics(node_id).topic(TopicKind.DOOR)
         self._throttle = FailureThrottle(
             config.failure_limit, config.failure_window_s, config.lockout_s
         )
@@ -191,20 +178,38 @@ class EntryController:
             key = f"qr:{digest}"
             if self._throttle.blocked(key, now):
                 return self._refuse(VisitMethod.QR, None, "throttled", key, now, count=False)
-            try:
-                claims = self._verifier.verify(text, now)
-            except TokenRefusedError as err:
-                return self._refuse(VisitMethod.QR, None, err.reason.value, key, now)
-            if self.store.is_revoked(claims.member_id):
-                return self._refuse(
-                    VisitMethod.QR, claims.member_id, RefusalReason.REVOKED, key, now
-                )
-            if not self.store.use_nonce(claims.nonce, claims.expires_at, now):
-                return self._refuse(
-                    VisitMethod.QR, claims.member_id, RefusalReason.REPLAYED, key, now
-                )
-            self._throttle.succeed(key)
-            return self._admit(VisitMethod.QR, claims.member_id, now)
+            if text.startswith(CARD_PREFIX + "."):
+                return self._present_card(text, key, now)
+            return self._present_token(text, key, now)
+
+    def _present_token(self, text: str, key: str, now: datetime) -> Decision:
+        """A phone's short-lived code: signed, in date, not revoked, never seen before."""
+        try:
+            claims = self._verifier.verify(text, now)
+        except TokenRefusedError as err:
+            return self._refuse(VisitMethod.QR, None, err.reason.value, key, now)
+        if self.store.is_revoked(claims.member_id):
+            return self._refuse(VisitMethod.QR, claims.member_id, RefusalReason.REVOKED, key, now)
+        if not self.store.use_nonce(claims.nonce, claims.expires_at, now):
+            return self._refuse(VisitMethod.QR, claims.member_id, RefusalReason.REPLAYED, key, now)
+        self._throttle.succeed(key)
+        return self._admit(VisitMethod.QR, claims.member_id, now)
+
+    def _present_card(self, text: str, key: str, now: datetime) -> Decision:
+        """A printed card: signed, not revoked, and within its uses at this door this minute."""
+        method = VisitMethod.CARD
+        try:
+            card = self._cards.verify(text, now)
+        except TokenRefusedError as err:
+            return self._refuse(method, None, err.reason.value, key, now)
+        if self.store.is_revoked(card.member_id) or self.store.is_card_revoked(card.card_id):
+            return self._refuse(method, card.member_id, RefusalReason.REVOKED, key, now)
+        limit = self.config.card_uses_per_minute
+        if not self.store.use_card(card.card_id, self.door_id, now, limit):
+            why = f"{RefusalReason.REPLAYED.value}: over {limit} uses a minute"
+            return self._refuse(method, card.member_id, why, key, now)
+        self._throttle.succeed(key)
+        return self._admit(method, card.member_id, now)
 
     def present_face(
         self, member_id: str | None, face_key: str, failed: str | None = None
@@ -313,7 +318,7 @@ class EntryController:
     ) -> Decision:
         if count:
             self._throttle.fail(key, now)
-        self.store.audit(AuditEntry(now, method.value, member_id, "refused", reason))
+        self._log(AuditEntry(now, method.value, member_id, "refused", reason))
         log.info("entry refused (%s): %s", method.value, reason)
         return Decision(False, method, member_id, reason)
 
@@ -327,14 +332,30 @@ class EntryController:
             log.warning("anti-passback: member %s entered again without an exit", member_id)
         self._door.request_unlock(f"{method.value} entry")
         self._pending.append(_Pending(member_id, method, now))
-        self.store.audit(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        self._log(AuditEntry(now, method.value, member_id, "unlocked", reason))
         return Decision(True, method, member_id, reason)
+
+    def _log(self, entry: AuditEntry) -> None:
+        """Keep a door decision in the local log and send it up for the audit log."""
+        self.store.audit(entry)
+        if self._decisions is None:
+            return
+        decision = DoorDecision(
+            decision_id=f"d-{uuid.uuid4().hex}",
+            node_id=self.node_id,
+            at=entry.at,
+            method=VisitMethod(entry.method),
+            member_id=entry.member_id,
+            outcome=DoorOutcome(entry.outcome),
+            reason=entry.reason[:200],
+        )
+        self._decisions.send(self._decision_topic, decision)
 
     def _expire_pending(self, now: datetime) -> None:
         limit = timedelta(seconds=self.config.confirm_timeout_s)
         while self._pending and now - self._pending[0].at > limit:
             gone = self._pending.popleft()
-            self.store.audit(
+            self._log(
                 AuditEntry(now, gone.method.value, gone.member_id, "not_entered", "door not opened")
             )
 

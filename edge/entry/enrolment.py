@@ -40,12 +40,16 @@ def enrol_face(
     station_id: str,
     text_version: str,
     share: bool = False,
+    text_sha256: str | None = None,
 ) -> list[int]:
-    """Record the consent(s) the member agreed to on screen, then keep the template here."""
+    """Record the consent(s) the member agreed to on screen (with the SHA-256 of the face
+    text shown, when given), then keep the template here."""
     kinds = ["face", "face_sharing"] if share else ["face"]
     ids = []
     for kind in kinds:
         body = {"kind": kind, "text_version": text_version, "station_id": station_id}
+        if text_sha256 is not None and kind == "face":
+            body["text_sha256"] = text_sha256
         try:
             response = client.post(f"/api/v1/members/{member_id}/consents", json=body)
         except httpx.HTTPError as err:

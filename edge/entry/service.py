@@ -26,13 +26,16 @@ from edge.entry.controller import (
     feed_scanner,
     qr_from_frame,
 )
-from edge.entry.faces import FaceGate
+from edge.entry.faces import FaceGate, StationScreen
 from edge.entry.gallery import FaceGallery, new_gallery_key
+from edge.entry.kiosk import EnrolmentKiosk
 from edge.entry.store import EntryStore
 from edge.entry.sync import sync_entry
 from edge.errors import EntrySyncError
 from edge.link.uplink import Uplink
 from station.contracts import CommandName, utcnow
+from station.tokens import TokenVerifier
+from vision.challenge import ChallengeRules
 from vision.faces import FaceEngine, FaceModelPaths
 from vision.qr import Frame, QrReader
 
@@ -91,19 +94,25 @@ class EntryService:
         """Build the controller, the QR reader and, if configured, the face gate."""
         self.settings = settings
         self.store = EntryStore(settings.policy.state_path)
+        self._devices = devices
+        self._clock = clock
         door = devices.door
-        self.controller = EntryController(node_id, settings.policy, self.store, door, uplink, clock)
+        self.controller = EntryController(
+            node_id, settings.policy, self.store, door, uplink, clock, door.device_id, uplink
+        )
         devices.registry.listen(contact_listener(self.controller, door.device_id))
         uplink.on_command(CommandName.UNLOCK, self.controller.remote_unlock)
         self._reader = QrReader()
-        self.gallery: FaceGallery | None = None
-        self._faces: FaceGate | None = None
-        if settings.face is not None:
-            self._faces = self._face_gate(settings.face)
         token = settings.duty_token.get_secret_value()
         self._http = httpx.Client(
             base_url=settings.duty_url, headers={"Authorization": f"Bearer {token}"}, timeout=10
         )
+        self.gallery: FaceGallery | None = None
+        self._faces: FaceGate | None = None
+        self.kiosk: EnrolmentKiosk | None = None
+        if settings.face is not None:
+            self._faces = self._face_gate(settings.face)
+            self.kiosk = self._kiosk(settings.face)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._housekeeping, name="entry", daemon=True)
         self._door_thread: threading.Thread | None = None
@@ -114,7 +123,32 @@ class EntryService:
             face.gallery_path, load_gallery_key(face.gallery_key_file), face.threshold
         )
         engine = FaceEngine(FaceModelPaths.standard(face.yunet, face.dlib_dir))
-        return FaceGate(engine, self.gallery, self.controller, face.frames, face.liveness_frames)
+        screen = StationScreen(self._devices.link.send, self._devices.door.device_id)
+        rules = ChallengeRules(time_limit_s=face.challenge_s)
+        return FaceGate(
+            engine, self.gallery, self.controller, screen, self._clock, face.frames, rules
+        )
+
+    def _kiosk(self, face: FaceEntrySettings) -> EnrolmentKiosk:
+        """Enrolment at the door; its own face engine (one per thread) for the kiosk's UI."""
+        assert self.gallery is not None
+        policy = self.settings.policy
+        verifier = TokenVerifier(
+            [policy.public_key, *policy.previous_public_keys],
+            policy.station_id,
+            policy.region,
+            policy.leeway_s,
+        )
+        return EnrolmentKiosk(
+            self._http,
+            verifier,
+            self.store,
+            FaceEngine(FaceModelPaths.standard(face.yunet, face.dlib_dir)),
+            self.gallery,
+            StationScreen(self._devices.link.send, self._devices.door.device_id),
+            self._clock,
+            policy.station_id,
+        )
 
     def on_frame(self, image: Frame) -> Decision | None:
         """Look for a QR code, then (if enabled) a face, in one door-camera frame."""

@@ -1,9 +1,10 @@
-"""The node's entry state in one SQLite file: replay cache, revocations, open visits and the
-audit log.
+"""The node's entry state in one SQLite file: replay cache, revocations, printed cards' use
+counters, open visits and the audit log.
 
-It survives a restart: a token used once stays used until it expires, a revoked member stays
-revoked until cloud-duty says otherwise, a visit open at a restart is still open after it (so
-its exit is still seen), and every door decision is kept for the audit.
+It survives a restart: a token used once stays used until it expires, a revoked member or
+card stays revoked until cloud-duty says otherwise, a card's uses this minute stay counted,
+a visit open at a restart is still open after it (so its exit is still seen), and every door
+decision is kept for the audit.
 """
 
 from __future__ import annotations
@@ -28,6 +29,16 @@ CREATE TABLE IF NOT EXISTS open_visit (
     visit_id TEXT PRIMARY KEY,
     entered_at REAL NOT NULL,
     payload TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS revoked_card (
+    card_id TEXT PRIMARY KEY
+);
+CREATE TABLE IF NOT EXISTS card_use (
+    card_id TEXT NOT NULL,
+    door TEXT NOT NULL,
+    minute INTEGER NOT NULL,
+    uses INTEGER NOT NULL,
+    PRIMARY KEY (card_id, door, minute)
 );
 CREATE TABLE IF NOT EXISTS audit (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -88,6 +99,40 @@ class EntryStore:
             )
             self._conn.execute("COMMIT")
 
+    def set_revoked_cards(self, card_ids: set[str]) -> None:
+        """Replace the revoked printed cards with cloud-duty's current list."""
+        with self._lock:
+            self._conn.execute("BEGIN")
+            self._conn.execute("DELETE FROM revoked_card")
+            self._conn.executemany(
+                "INSERT INTO revoked_card (card_id) VALUES (?)", [(c,) for c in card_ids]
+            )
+            self._conn.execute("COMMIT")
+
+    def is_card_revoked(self, card_id: str) -> bool:
+        """Return whether a printed card is revoked."""
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT 1 FROM revoked_card WHERE card_id = ?", (card_id,)
+            ).fetchone()
+        return row is not None
+
+    def use_card(self, card_id: str, door: str, now: datetime, limit: int) -> bool:
+        """Count one use of a card at a door in this minute; False (not counted) past `limit`.
+
+        A copied card is as good as the original: the limit bounds what a copy can open.
+        """
+        minute = int(now.timestamp() // 60)
+        with self._lock:
+            self._conn.execute("DELETE FROM card_use WHERE minute < ?", (minute - 1,))
+            cursor = self._conn.execute(
+                "INSERT INTO card_use (card_id, door, minute, uses) VALUES (?, ?, ?, 1) "
+                "ON CONFLICT (card_id, door, minute) DO UPDATE SET uses = uses + 1 "
+                "WHERE uses < ?",
+                (card_id, door, minute, limit),
+            )
+        return cursor.rowcount == 1
+
     def is_revoked(self, member_id: str) -> bool:
         """Return whether a member is on the revocation list."""
         with self._lock:
@@ -125,6 +170,12 @@ class EntryStore:
                 "INSERT INTO audit (at, method, member_id, outcome, reason) VALUES (?, ?, ?, ?, ?)",
                 (entry.at.timestamp(), entry.method, entry.member_id, entry.outcome, entry.reason),
             )
+
+    def purge_audit(self, before: datetime) -> int:
+        """Delete door decisions made before `before`; return how many went."""
+        with self._lock:
+            cursor = self._conn.execute("DELETE FROM audit WHERE at < ?", (before.timestamp(),))
+        return int(cursor.rowcount)
 
     def audit_log(self, limit: int = 100) -> list[AuditEntry]:
         """Return the newest decisions, oldest first."""

@@ -1,5 +1,6 @@
-"""Pulls cloud-duty's entry state: the verify keys, revoked members, withdrawn face consents
-and erased members; confirms back the deletions of erased members' templates.
+"""Pulls cloud-duty's entry state: the verify keys, revoked members and printed cards,
+withdrawn face consents and erased members; confirms back the deletions of erased members'
+templates.
 
 Run at start and every few minutes; the node keeps working on the last copy when the cloud
 is unreachable. A withdrawn face consent deletes the template here within one sync; an
@@ -34,6 +35,9 @@ class EntrySyncPayload(BaseModel):
     erased: list[str] = Field(
         default_factory=list, max_length=1_000_000, description="Erased members: delete."
     )
+    revoked_cards: list[str] = Field(
+        default_factory=list, max_length=1_000_000, description="Revoked printed cards."
+    )
 
 
 @dataclass(frozen=True)
@@ -63,6 +67,7 @@ def sync_entry(
     erased = set(payload.erased)
     # An erased member's codes stop here too, even those issued before the erasure.
     store.set_revoked(set(payload.revoked) | erased)
+    store.set_revoked_cards(set(payload.revoked_cards))
     gone = set(payload.face_withdrawn) | erased
     deleted = gallery.withdraw(gone) if gallery is not None else []
     confirmed = _confirm(client, sorted(erased)) if erased else 0

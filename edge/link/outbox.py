@@ -141,6 +141,14 @@ class Outbox:
                 marks = ",".join("?" * len(chunk))
                 self._conn.execute(f"DELETE FROM outbox WHERE id IN ({marks})", chunk)  # noqa: S608
 
+    def purge_older_than(self, cutoff: float) -> int:
+        """Drop messages queued before `cutoff` (Unix time) that no receipt ever cleared."""
+        with self._lock:
+            gone = self._conn.execute("DELETE FROM outbox WHERE created_at < ?", (cutoff,)).rowcount
+        if gone:
+            log.warning("retention: dropped %d message(s) the cloud never receipted", gone)
+        return int(gone)
+
     def depth(self) -> int:
         """Return how many messages wait."""
         with self._lock:

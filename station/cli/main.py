@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import getpass
 import logging
 import os
 import sys
@@ -90,8 +91,9 @@ def _export_false_alarms(args: argparse.Namespace) -> int:
 
     settings = DutySettings()
     engine = make_engine(settings.database_url)
+    actor = f"cli:{getpass.getuser()}"
     summary = export_false_alarms(
-        engine, SnapshotStore(Path(settings.snapshot_dir)), Path(args.out)
+        engine, SnapshotStore(Path(settings.snapshot_dir)), Path(args.out), actor
     )
     logger.info(
         _("%d image(s) in %s; %d without snapshot"),

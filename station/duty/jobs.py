@@ -18,7 +18,7 @@ from station.duty.alerting.escalation import (
 from station.duty.alerting.notifiers import build_notifiers
 from station.duty.fleet.deadman import DeadMansSwitch, notifier_pager, registered_nodes
 from station.duty.fleet.liveness import mark_silent_nodes_offline
-from station.duty.reports.retention import run_retention
+from station.duty.reports.retention import RetentionPolicy, RetentionReport, run_retention
 from station.duty.services import Services
 
 
@@ -56,16 +56,16 @@ def dead_mans_switch(services: Services) -> DeadMansSwitch:
     )
 
 
-def apply_retention(services: Services) -> tuple[int, int]:
-    """Delete old snapshots and anonymise old visits, as the settings say."""
+def apply_retention(services: Services) -> RetentionReport:
+    """Delete or anonymise what is past its retention period, as the settings say."""
     settings = services.settings
-    return run_retention(
-        services.engine,
-        services.snapshots,
-        services.clock.now(),
-        settings.snapshot_retention_days,
-        settings.visit_retention_days,
+    policy = RetentionPolicy(
+        snapshot_days=settings.snapshot_retention_days,
+        visit_days=settings.visit_retention_days,
+        record_days=settings.record_retention_days,
+        audit_days=settings.audit_retention_days,
     )
+    return run_retention(services.engine, services.snapshots, services.clock.now(), policy)
 
 
 def escalate_soon(services: Services, opened: list[int]) -> None:

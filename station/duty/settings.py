@@ -70,6 +70,11 @@ class DutySettings(BaseSettings):
     member_credential_ttl_s: int = Field(
         default=3600, ge=60, le=7 * 24 * 3600, description="Default life of a member's page."
     )
+    card_font: str = Field(
+        default="/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+        description="A TrueType font with Chinese glyphs for printed member cards "
+        "(Debian: fonts-wqy-microhei).",
+    )
     enrolment_code_ttl_h: float = Field(
         default=24, gt=0, le=24 * 14, description="How long a node's enrolment code works."
     )
@@ -146,6 +151,18 @@ class DutySettings(BaseSettings):
     visit_retention_days: float = Field(
         default=90, gt=0, description="Visit details are deleted after this many days."
     )
+    record_retention_days: float = Field(
+        default=180,
+        gt=0,
+        description="Resolved alerts, their events, feed entries and deliveries, and command "
+        "records are deleted after this many days.",
+    )
+    audit_retention_days: float = Field(
+        default=3 * 365,
+        ge=365,
+        description="Audit log lines are deleted after this many days: a year at least, and "
+        "at least as long as visits and records are kept.",
+    )
     reopen_window_s: float = Field(
         default=600, ge=0, description="A resolved alert firing again within this reopens."
     )
@@ -175,4 +192,13 @@ class DutySettings(BaseSettings):
                 raise ValueError("UWS_ADMIN_PASSWORD is a placeholder; set a real password")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
+        return self
+
+    @model_validator(mode="after")
+    def _audit_outlives_what_it_records(self) -> DutySettings:
+        if self.audit_retention_days < max(self.record_retention_days, self.visit_retention_days):
+            raise ValueError(
+                "UWS_AUDIT_RETENTION_DAYS must be at least UWS_RECORD_RETENTION_DAYS and "
+                "UWS_VISIT_RETENTION_DAYS"
+            )
         return self

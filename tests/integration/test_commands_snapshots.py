@@ -31,7 +31,7 @@ from station.contracts import (
 from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.people.models import VisitRecord
 from station.duty.reports.false_alarms import export_false_alarms
-from station.duty.reports.retention import run_retention
+from station.duty.reports.retention import RetentionPolicy, run_retention
 from station.duty.services import services_of
 from tests.duty.messages import event, inbound
 from tests.support.broker import MosquittoBroker
@@ -144,8 +144,13 @@ def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> N
         alerts = {a["kind"]: a["id"] for a in http.get("/api/v1/alerts").json()["items"]}
         http.post(f"/api/v1/alerts/{alerts['fire']}/verdict", json={"verdict": "false_alarm"})
         http.post(f"/api/v1/alerts/{alerts['smoke']}/verdict", json={"verdict": "confirmed"})
-    summary = export_false_alarms(engine, store, tmp_path / "dataset")
+    summary = export_false_alarms(engine, store, tmp_path / "dataset", "cli:tester")
     assert (summary.images, summary.without_snapshot) == (1, 0)
+    with duty.client() as http:
+        exports = http.get("/api/v1/audit", params={"actor": "cli:tester"}).json()["items"]
+    assert [(a["action"], a["detail"]) for a in exports] == [
+        ("export false alarms", "1 snapshot(s)")
+    ]
     assert (tmp_path / "dataset" / "images" / "ev-old.jpg").read_bytes() == _jpeg(2)
     assert (tmp_path / "dataset" / "labels" / "ev-old.txt").read_text() == ""
     names = yaml.safe_load((tmp_path / "dataset" / "data.yaml").read_text())["names"]
@@ -164,8 +169,9 @@ def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> N
     old_snapshot = store.path("node-1", "ev-old")
     past = time.time() - 40 * 86400
     os.utime(old_snapshot, (past, past))
-    deleted, anonymised = run_retention(engine, store, now, snapshot_days=30, visit_days=90)
-    assert (deleted, anonymised) == (1, 1)
+    policy = RetentionPolicy(snapshot_days=30, visit_days=90, record_days=180, audit_days=1000)
+    report = run_retention(engine, store, now, policy)
+    assert (report.snapshots, report.visits) == (1, 1)
     assert not old_snapshot.exists()
     assert store.path("node-1", "ev-real").exists()
     with Session(engine) as session:

@@ -311,6 +311,7 @@ def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
         started_at=event.started_at,
         updated_at=event.ts,
         alert_id=alert.id if alert is not None else None,
+        snapshot_withheld=event.snapshot_withheld,
     )
     book.session.add(record)
     if event.phase is EventPhase.END:

@@ -45,6 +45,9 @@ class EventRecord(SQLModel, table=True):
     updated_at: datetime = utc_field()
     ended_at: datetime | None = utc_field(nullable=True)
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    snapshot_withheld: str = Field(
+        default="", max_length=100, description="Why the node kept the snapshot back, if it did."
+    )
 
 
 class EventPublic(SQLModel):
@@ -63,6 +66,7 @@ class EventPublic(SQLModel):
     updated_at: datetime
     ended_at: datetime | None
     alert_id: int | None
+    snapshot_withheld: str = ""
 
 
 class AlertStatus(StrEnum):

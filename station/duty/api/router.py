@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from station.duty.alerting.routes import alerts, deliveries, events, rosters
 from station.duty.api.access import declare_access
 from station.duty.fleet import routes as fleet_routes
-from station.duty.people.routes import accounts, entry, member_rights, members, visits
+from station.duty.people.routes import accounts, cards, entry, member_rights, members, visits
 from station.duty.reports import routes as report_routes
 
 api_router = APIRouter(prefix="/api/v1")
@@ -20,6 +20,7 @@ for _room_router in (
     deliveries.router,
     members.router,
     member_rights.router,
+    cards.router,
     entry.router,
     report_routes.router,
 ):

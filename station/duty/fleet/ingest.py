@@ -1,5 +1,6 @@
 """The ingest pipeline: validate contract messages from nodes in batches and persist each
-batch in one transaction (events, heartbeats, statuses, visits, results, device states)."""
+batch in one transaction (events, heartbeats, statuses, visits, door decisions, results,
+device states)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from sqlmodel import Session, col, select
 from station.contracts import (
     CommandResult,
     ContractError,
+    DoorDecision,
     Event,
     Message,
     NodeHealth,
@@ -40,6 +42,7 @@ from station.duty.fleet.commands import apply_result
 from station.duty.fleet.liveness import apply_device_states, apply_heartbeats, apply_status
 from station.duty.fleet.node_health import HealthLimits, apply_health_checks
 from station.duty.fleet.registry import NodeDirectory
+from station.duty.people.audit import apply_door_decisions
 from station.duty.people.visits import apply_visit
 
 logger = logging.getLogger(__name__)
@@ -85,6 +88,7 @@ class _Sorted:
     statuses: list[NodeStatus] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)
     visits: list[Visit] = field(default_factory=list)
+    doors: list[DoorDecision] = field(default_factory=list)
     results: list[CommandResult] = field(default_factory=list)
     states: dict[str, StationState] = field(default_factory=dict)
     nodes: set[str] = field(default_factory=set)
@@ -191,6 +195,7 @@ class IngestPipeline:
             self._apply_events(session, book, stations, work.events)
             for visit in work.visits:
                 apply_visit(session, stations[visit.node_id], visit)
+            apply_door_decisions(session, stations, work.doors)
             for result in work.results:
                 apply_result(session, result)
             apply_device_states(session, work.states)
@@ -213,6 +218,8 @@ class IngestPipeline:
                 work.events.append(message)
             elif isinstance(message, Visit):
                 work.visits.append(message)
+            elif isinstance(message, DoorDecision):
+                work.doors.append(message)
             elif isinstance(message, CommandResult):
                 work.results.append(message)
             elif isinstance(message, StationState):

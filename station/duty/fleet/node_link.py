@@ -46,6 +46,7 @@ class MqttIngest:
         TopicKind.EVENT,
         TopicKind.HEALTH,
         TopicKind.VISIT,
+        TopicKind.DOOR,
         TopicKind.CMD_RESULT,
         TopicKind.SNAPSHOT,
         TopicKind.STATE,

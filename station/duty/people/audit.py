@@ -6,8 +6,9 @@ import logging
 from typing import Protocol
 
 from sqlalchemy import Engine
-from sqlmodel import Session
+from sqlmodel import Session, col, select
 
+from station.contracts import DoorDecision, DoorOutcome
 from station.duty.people.models import AuditEntry
 
 logger = logging.getLogger(__name__)
@@ -68,3 +69,39 @@ def audit_denied(
     with Session(engine) as session:
         session.add(entry)
         session.commit()
+
+
+def apply_door_decisions(
+    session: Session, stations: dict[str, str], decisions: list[DoorDecision]
+) -> int:
+    """Add the nodes' door decisions to the audit log (a refusal as `denied`, with its
+    reason); a line redelivered is stored once. Returns how many were added."""
+    if not decisions:
+        return 0
+    actors = sorted({f"node:{d.node_id}" for d in decisions})
+    seen = {
+        detail.split(":", 1)[0]
+        for detail in session.exec(
+            select(AuditEntry.detail).where(
+                col(AuditEntry.actor).in_(actors),
+                col(AuditEntry.at).in_(sorted({d.at for d in decisions})),
+            )
+        )
+    }
+    added = 0
+    for decision in decisions:
+        if decision.decision_id in seen:
+            continue
+        seen.add(decision.decision_id)
+        entry = _entry(
+            f"node:{decision.node_id}",
+            f"door.{decision.outcome.value}",
+            decision.member_id or f"node {decision.node_id}",
+            stations[decision.node_id],
+            f"{decision.decision_id}: {decision.method.value}, {decision.reason}",
+            "denied" if decision.outcome is DoorOutcome.REFUSED else "ok",
+        )
+        entry.at = decision.at
+        session.add(entry)
+        added += 1
+    return added

@@ -9,8 +9,8 @@ from sqlmodel import Session, col, select
 
 from station.duty.errors import ConflictError, NotFoundError
 from station.duty.fleet.models import Station
+from station.duty.people import cards, erasure
 from station.duty.people import consents as consent_texts
-from station.duty.people import erasure
 from station.duty.people.keys import KeyRing
 from station.duty.people.models import (
     ConsentCreate,
@@ -226,4 +226,5 @@ def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: dateti
         revoked=sorted(revoked),
         face_withdrawn=sorted(ever - active),
         erased=erasure.pending_for_node(session, node_id) if node_id else [],
+        revoked_cards=cards.revoked_ids(session),
     )

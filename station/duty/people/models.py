@@ -263,6 +263,9 @@ class EntrySync(BaseModel):
     erased: list[str] = Field(
         default_factory=list, description="Erased members: delete and confirm (deletions)."
     )
+    revoked_cards: list[str] = Field(
+        default_factory=list, description="Printed cards revoked (lost, returned, erased)."
+    )
 
 
 class ConsentKind(StrEnum):

@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from station.duty.people import erasure, members
+from station.duty.people import cards, erasure, members
 from station.duty.people.models import (
     AuditEntry,
     AuditPublic,
@@ -52,6 +52,7 @@ def export_member(session: Session, member: Member, now: datetime) -> MemberExpo
             else None
         ),
         visits=[VisitPublic.model_validate(v, from_attributes=True) for v in visits],
+        cards=[cards.public(c) for c in cards.of_member(session, member.id)],
         audit=[AuditPublic.model_validate(a, from_attributes=True) for a in trail],
     )
 
@@ -80,6 +81,7 @@ def erase_member(session: Session, member: Member, who: str, now: datetime) -> M
     revocation = session.get(MemberRevocation, member.id)
     if revocation is not None:
         session.delete(revocation)
+    cards.revoke_all_of(session, member.id, "erased", now)
     erased = erasure.order_deletions(session, member.id, member.station_id, nodes, who, now)
     session.flush()
     session.delete(member)

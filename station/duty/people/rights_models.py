@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict
 from sqlmodel import Field, SQLModel
 
 from station.duty.db import UTCDateTime
+from station.duty.people.cards import CardPublic
 from station.duty.people.models import AuditPublic, ConsentPublic, MemberPublic, VisitPublic
 
 
@@ -112,6 +113,7 @@ class MemberExport(BaseModel):
     consents: list[ConsentPublic]
     revocation: dict[str, Any] | None
     visits: list[VisitPublic]
+    cards: list[CardPublic] = Field(default_factory=list, description="Printed entry cards.")
     audit: list[AuditPublic] = Field(description="Who did or read what about this member.")
     note: str = (
         "Face templates are never held by cloud-duty: they stay, encrypted, on the nodes "

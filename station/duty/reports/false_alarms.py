@@ -13,6 +13,7 @@ from sqlmodel import Session, col, select
 
 from station.duty.alerting.models import Alert, EventRecord, Verdict
 from station.duty.alerting.snapshots import SnapshotStorage
+from station.duty.people.audit import audit
 
 logger = logging.getLogger(__name__)
 
@@ -27,8 +28,11 @@ class ExportSummary:
     without_snapshot: int
 
 
-def export_false_alarms(engine: Engine, store: SnapshotStorage, out: Path) -> ExportSummary:
-    """Write images/, empty labels/ (nothing real was there), data.yaml and index.csv."""
+def export_false_alarms(
+    engine: Engine, store: SnapshotStorage, out: Path, actor: str = "cli"
+) -> ExportSummary:
+    """Write images/, empty labels/ (nothing real was there), data.yaml and index.csv; the
+    export (snapshots leaving cloud-duty) goes in the audit log under `actor`."""
     (out / "images").mkdir(parents=True, exist_ok=True)
     (out / "labels").mkdir(parents=True, exist_ok=True)
     rows = _false_alarm_events(engine)
@@ -55,6 +59,9 @@ def export_false_alarms(engine: Engine, store: SnapshotStorage, out: Path) -> Ex
             )
             written += 1
     _write_data_yaml(out)
+    with Session(engine) as session:
+        audit(session, actor, "export false alarms", str(out)[:128], None, f"{written} snapshot(s)")
+        session.commit()
     logger.info("exported %d false alarm(s); %d had no snapshot", written, missing)
     return ExportSummary(written, missing)
 

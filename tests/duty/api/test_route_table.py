@@ -96,6 +96,10 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/members/{member_id}/page"): PUBLIC,
     ("GET", "/api/v1/members/{member_id}/export"): {ADMIN, MANAGER, MEMBER},
     ("GET", "/api/v1/erasures"): {ADMIN, MANAGER},
+    ("POST", "/api/v1/members/{member_id}/cards"): {ADMIN, MANAGER},
+    ("GET", "/api/v1/members/{member_id}/cards"): STAFF,
+    ("GET", "/api/v1/members/{member_id}/cards/{card_id}/card.png"): {ADMIN, MANAGER},
+    ("POST", "/api/v1/members/{member_id}/cards/{card_id}/revoke"): STAFF,
     ("GET", "/api/v1/stations/{station_id}/occupancy"): STAFF,
     ("GET", "/api/v1/entry/sync"): {ADMIN, NODE},
     ("POST", "/api/v1/entry/deletions"): {NODE},
@@ -164,6 +168,9 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
         consent_id = api.post(
             f"/api/v1/members/{member}/consents", json=consent, headers=service
         ).json()["id"]
+        card_id = api.post(
+            f"/api/v1/members/{member}/cards", json={"station_id": "st-1"}, headers=service
+        ).json()["id"]
         rotation = {"name": "l1", "level": 1, "members": ["li"], "starts_on": "2026-01-01"}
         rotation_id = api.post("/api/v1/rotations", json=rotation, headers=service).json()["id"]
         node_token = api.post("/api/v1/nodes/node-1/credentials", headers=service).json()
@@ -185,6 +192,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
             "station_id": "st-1",
             "member_id": member,
             "consent_id": str(consent_id),
+            "card_id": card_id,
             "rotation_id": str(rotation_id),
             "kind": "face",
             "version": "v1",
@@ -225,6 +233,8 @@ BODIES: dict[tuple[str, str], Any] = {
     },
     ("POST", "/api/v1/members/{member_id}/tokens"): {"scopes": ["st-1"]},
     ("POST", "/api/v1/members/{member_id}/credential"): {"scopes": ["st-1"]},
+    ("POST", "/api/v1/members/{member_id}/cards"): {"station_id": "st-1"},
+    ("POST", "/api/v1/members/{member_id}/cards/{card_id}/revoke"): {"reason": "lost"},
     ("POST", "/api/v1/entry/deletions"): {"member_ids": []},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {

@@ -131,5 +131,6 @@ def test_face_entry_settings_build_a_gate_and_a_private_gallery_key(
         assert decisions[0] is None
         assert decisions[1] is not None
         assert decisions[1].reason == "no_match"  # nobody enrolled yet
+        assert service.kiosk is not None  # enrolment at the door comes with face entry
     finally:
         service.stop()

@@ -11,7 +11,7 @@ re-identification across days, poses and lighting.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import cv2
@@ -21,7 +21,7 @@ from sqlalchemy import LargeBinary, create_engine, inspect, text
 
 from edge.entry.controller import EntryConfig, EntryController
 from edge.entry.enrolment import enrol_face, measure
-from edge.entry.faces import FaceGate
+from edge.entry.faces import REFUSED, FaceGate
 from edge.entry.gallery import FaceGallery, new_gallery_key
 from edge.entry.store import EntryStore
 from edge.entry.sync import sync_entry
@@ -30,6 +30,7 @@ from station.contracts import Message
 from tests.edge.entry.station import decode_image, load_image
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer
+from vision.challenge import PROMPTS
 from vision.faces import BlinkLiveness, Descriptor, FaceBox, FaceEngine, FaceModelPaths
 from vision.qr import Frame
 
@@ -106,6 +107,16 @@ def test_enrolled_face_is_matched_again_and_other_people_are_refused(
         assert gallery.match(engine.describe(frame, box)) is None
 
 
+class Screen:
+    """Unit-level door screen: records what it showed."""
+
+    def __init__(self) -> None:
+        self.shown: list[str] = []
+
+    def show(self, text: str) -> None:
+        self.shown.append(text)
+
+
 def test_a_held_up_photo_never_opens_the_door(
     engine: FaceEngine, zidane: Frame, tmp_path: Path
 ) -> None:
@@ -113,19 +124,29 @@ def test_a_held_up_photo_never_opens_the_door(
     gallery.enrol("m-a", [engine.describe(zidane, _face_near(engine, zidane, 917))], "v1")
     config = EntryConfig(station_id="st-1", public_key=KEY, state_path=tmp_path / "e.sqlite")
     store = EntryStore(config.state_path)
-    door, sink = Door(), Sink()
-    controller = EntryController("node-1", config, store, door, sink, lambda: datetime.now(UTC))
-    gate = FaceGate(engine, gallery, controller, frames=3, liveness_frames=8)
-    # The member's photo, moved a little in each frame as a hand holds it up.
-    decisions = [gate.on_frame(np.roll(zidane, shift, axis=1)) for shift in range(0, 40, 5)]
+    door, sink, screen = Door(), Sink(), Screen()
+    frame_times = iter(
+        datetime(2026, 11, 23, 12, 0, tzinfo=UTC) + timedelta(seconds=i / 2) for i in range(100)
+    )
+    now = [next(frame_times)]
+    controller = EntryController("node-1", config, store, door, sink, lambda: now[0])
+    gate = FaceGate(engine, gallery, controller, screen, lambda: now[0], frames=3)
+    # The member's photo, moved a little in each frame as a hand holds it up, for 7 s.
+    decisions = []
+    for shift in range(0, 70, 5):
+        decisions.append(gate.on_frame(np.roll(zidane, shift, axis=1)))
+        now[0] = next(frame_times)
 
     made = [d for d in decisions if d is not None]
     assert len(made) == 1
     assert not made[0].allowed
-    assert made[0].reason == "liveness"
+    assert made[0].reason.startswith("challenge ")
+    assert made[0].reason.endswith(": timeout")
+    assert screen.shown[0] in PROMPTS.values()
+    assert screen.shown[-1] == REFUSED
     assert door.unlocks == []
     assert sink.sent == []
-    assert store.audit_log()[-1].reason == "liveness"
+    assert store.audit_log()[-1].reason == made[0].reason
 
 
 def test_blink_check_on_real_eyes_and_its_sequence(engine: FaceEngine, zidane: Frame) -> None:
