@@ -24,7 +24,7 @@ from edge.entry.service import EntryService
 from edge.health import HealthReporter
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
-from station.contracts import Event, NodeHealth, TopicKind, utcnow
+from station.contracts import Event, NodeHealth, SeenBox, TopicKind, utcnow
 from vision.detector import YoloDetector
 from vision.events import HazardEvent
 from vision.fire import SensorReading
@@ -75,12 +75,19 @@ class EventRouter:
         """Hand camera fires to these local rules from now on."""
         self._safety = safety
 
-    def camera_event(self, camera_id: str, event: HazardEvent, *, has_snapshot: bool) -> Event:
+    def camera_event(
+        self,
+        camera_id: str,
+        event: HazardEvent,
+        *,
+        has_snapshot: bool,
+        boxes: Sequence[SeenBox] = (),
+    ) -> Event:
         """Send one camera's event; fire and smoke also drive the local rules."""
         if self._safety is not None:
             self._safety.rules.on_hazard(camera_id, event)
         wire = to_contract_event(
-            self.node_id, event, camera_id=camera_id, has_snapshot=has_snapshot
+            self.node_id, event, camera_id=camera_id, has_snapshot=has_snapshot, boxes=boxes
         )
         return self._emit(wire)
 

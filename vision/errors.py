@@ -25,3 +25,7 @@ class FaceModelError(VisionError, RuntimeError):
 
 class PrivacyError(VisionError, RuntimeError):
     """The face model cannot be loaded; no snapshot may leave the node without it."""
+
+
+class TrainingError(VisionError, RuntimeError):
+    """A fine-tuning run that could not be made or judged; the message says why."""

@@ -291,6 +291,7 @@ def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
         started_at=event.started_at,
         updated_at=event.ts,
         alert_id=alert.id,
+        boxes=[box.model_dump(mode="json") for box in event.boxes] or None,
     )
     book.session.add(record)
     if event.phase is EventPhase.END:

@@ -45,6 +45,8 @@ class EventRecord(SQLModel, table=True):
     updated_at: datetime = utc_field()
     ended_at: datetime | None = utc_field(nullable=True)
     alert_id: int | None = Field(default=None, foreign_key="alert.id", index=True)
+    # The SeenBox list of the opening message: labels the snapshot for training exports.
+    boxes: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class EventPublic(SQLModel):
