@@ -11,7 +11,7 @@ from typing import Protocol
 import psutil
 
 from edge.camera import CameraStats
-from station.contracts import CameraHealth, NodeHealth, utcnow
+from station.contracts import CameraHealth, NodeHealth, RunningModel, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -58,9 +58,11 @@ class HealthReporter:
         node_id: str,
         cameras: Sequence[CameraSource],
         outbox: OutboxGauge,
+        models: Callable[[], list[RunningModel]] | None = None,
     ) -> None:
-        """Watch these cameras and this outbox for one node."""
+        """Watch these cameras and this outbox for one node; `models` names what runs."""
         self.node_id = node_id
+        self._models = models
         self._cameras = list(cameras)
         self._outbox = outbox
         self._process = psutil.Process()
@@ -117,6 +119,7 @@ class HealthReporter:
             outbox_oldest_s=self._outbox.oldest_age_s(),
             outbox_dropped=self._outbox.dropped,
             cameras=cameras,
+            models=self._models() if self._models is not None else [],
         )
 
     def start(self, interval_s: float, publish: Callable[[NodeHealth], object]) -> None:

@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from importlib import metadata
+from pathlib import Path
 from types import FrameType
 
 from edge.analysis import (
@@ -24,13 +25,16 @@ from edge.entry.service import EntryService
 from edge.health import HealthReporter
 from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
-from station.contracts import Event, NodeHealth, SeenBox, TopicKind, utcnow
-from vision.detector import YoloDetector
+from edge.rollout.updater import SLOT, DutyModelSource, ModelUpdater, file_sha256
+from station.contracts import Event, NodeHealth, RunningModel, SeenBox, TopicKind, utcnow
+from vision.detector import Detector, YoloDetector
+from vision.errors import ModelLoadError
 from vision.events import HazardEvent
 from vision.fire import SensorReading
 from vision.pipeline import CameraFrame, ModelUse
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
+from vision.slot import DetectorSlot
 from vision.weights import check_roles
 
 log = logging.getLogger(__name__)
@@ -58,6 +62,20 @@ def build_detector(config: DetectorConfig) -> YoloDetector:
     )
     check_roles(detector, None)
     return detector
+
+
+def rollout_loader(config: DetectorConfig) -> Callable[[Path, list[str]], Detector]:
+    """Load a downloaded model with the node's detector settings; refuse one whose classes
+    are not those the registry lists, or that serve no role here."""
+
+    def load(weights: Path, classes: list[str]) -> Detector:
+        detector = build_detector(config.model_copy(update={"model": weights}))
+        found = [detector.class_names[i] for i in sorted(detector.class_names)]
+        if found != classes:
+            raise ModelLoadError(f"{weights}: classes {found}, the registry says {classes}")
+        return detector
+
+    return load
 
 
 class EventRouter:
@@ -127,11 +145,16 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
         if safety is not None:
             cleanup.callback(safety.stop)
         extra = load_extra_models(config)
+        main = DetectorSlot(build_detector(config.detector))
         models = [
-            ModelUse(build_detector(config.detector)),
+            ModelUse(main),
             *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
         ]
-        _run_parts(config, models, uplink, router, safety, stop, build_blurrer(config.privacy))
+        updater = _start_rollout(config, main)
+        if updater is not None:
+            cleanup.callback(updater.stop)
+        blurrer = build_blurrer(config.privacy)
+        _run_parts(config, models, uplink, router, safety, stop, blurrer, updater)
     log.info("node %s stopped", config.node_id)
 
 
@@ -143,17 +166,19 @@ def _run_parts(
     safety: LocalSafety | None,
     stop: threading.Event,
     blurrer: FaceBlurrer | None = None,
+    updater: ModelUpdater | None = None,
 ) -> None:
     reports = _start_device_reports(config, safety, uplink)
     cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
-    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox)
+    running = updater.running if updater is not None else None
+    health = HealthReporter(config.node_id, list(cameras.values()), uplink.outbox, running)
     analysis = _build_analysis(config, models, uplink, router, safety, blurrer)
     uplink.start()
     for camera in cameras.values():
         camera.start()
     door = cameras[config.door_camera] if config.door_camera else None
     entry = _start_entry(config, safety, uplink, door)
-    health.start(config.health.interval_s, _health_publisher(uplink, reports))
+    health.start(config.health.interval_s, _health_publisher(uplink, reports, updater))
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     try:
         _analyse(list(cameras.values()), analysis, health, stop)
@@ -192,18 +217,32 @@ def _build_analysis(
 
 
 def _health_publisher(
-    uplink: Uplink, reports: DeviceStateReporter | None
+    uplink: Uplink, reports: DeviceStateReporter | None, updater: ModelUpdater | None = None
 ) -> Callable[[NodeHealth], None]:
-    """Send each heartbeat now (never queued: a stale one is worthless) and the device states."""
+    """Send each heartbeat now (never queued: a stale one is worthless) and the device states;
+    a model on trial is judged on it first."""
     topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish(report: NodeHealth) -> None:
+        if updater is not None:
+            updater.observe(report)
         if not uplink.publish_now(topic, report):
             log.debug("health not sent: cloud link down")
         if reports is not None:
             reports.publish()
 
     return publish
+
+
+def _start_rollout(config: EdgeConfig, slot: DetectorSlot) -> ModelUpdater | None:
+    """Poll cloud-duty's registry for the detector's version, if configured."""
+    if config.rollout is None:
+        return None
+    running = RunningModel(slot=SLOT, sha256=file_sha256(config.detector.model))
+    source = DutyModelSource(config.node_id, config.rollout)
+    updater = ModelUpdater(slot, source, rollout_loader(config.detector), config.rollout, running)
+    updater.start()
+    return updater
 
 
 def _start_local_safety(config: EdgeConfig, router: EventRouter) -> LocalSafety | None:
