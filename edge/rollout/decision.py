@@ -55,26 +55,34 @@ def decide(
     now: datetime,
     limits: RollbackThresholds,
 ) -> Decision:
-    """Roll back as soon as the heartbeats after the grace run worse than those before;
-    keep once the window has passed without."""
+    """A camera lost after the grace rolls back at once; frame rate and model time are judged
+    on the whole window (one heartbeat without a finished frame is noise, not a regression):
+    worse than before rolls back, else the model is kept."""
     judged_from = swapped_at + timedelta(seconds=limits.grace_s)
     until = judged_from + timedelta(seconds=limits.window_s)
     judged = [v for v in after if v.at >= judged_from]
-    if not judged:
-        if now >= until:
-            return Decision(Verdict.ROLL_BACK, "no heartbeat since the swap")
+    lost = _cameras_lost(before, judged, limits)
+    if lost:
+        return Decision(Verdict.ROLL_BACK, lost)
+    if now < until:
         return Decision(Verdict.WATCH)
-    problem = _worse(before, judged, limits)
-    if problem:
-        return Decision(Verdict.ROLL_BACK, problem)
-    return Decision(Verdict.KEEP if now >= until else Verdict.WATCH)
+    if not judged:
+        return Decision(Verdict.ROLL_BACK, "no heartbeat since the swap")
+    slower = _slower(before, judged, limits)
+    return Decision(Verdict.ROLL_BACK, slower) if slower else Decision(Verdict.KEEP)
 
 
-def _worse(before: Sequence[Vitals], after: Sequence[Vitals], limits: RollbackThresholds) -> str:
+def _cameras_lost(
+    before: Sequence[Vitals], after: Sequence[Vitals], limits: RollbackThresholds
+) -> str:
     down_before = max((v.cameras_down for v in before), default=0)
-    down_after = max(v.cameras_down for v in after)
+    down_after = max((v.cameras_down for v in after), default=0)
     if down_after > down_before + limits.max_cameras_down:
         return f"{down_after} camera(s) without frames, {down_before} before"
+    return ""
+
+
+def _slower(before: Sequence[Vitals], after: Sequence[Vitals], limits: RollbackThresholds) -> str:
     if not before:
         return ""
     fps_before, fps_after = fmean(v.fps for v in before), fmean(v.fps for v in after)

@@ -25,18 +25,23 @@ def decision(after: list[Vitals], now_s: float) -> Decision:
 
 def test_grace_then_watch_then_keep() -> None:
     # Heartbeats inside the grace are not judged, even bad ones (the model warms up).
-    assert decision([at(2, fps=0.5, ms=900)], now_s=4).verdict is Verdict.WATCH
+    assert decision([at(2, fps=0.5, ms=900, down=1)], now_s=4).verdict is Verdict.WATCH
     assert decision([at(2, fps=0.5), at(8)], now_s=9).verdict is Verdict.WATCH
-    assert decision([at(8), at(16), at(24)], now_s=25) == Decision(Verdict.KEEP)
+    # One heartbeat without a finished frame is noise: the window's mean is judged.
+    noisy = [at(8, fps=0.0), at(12), at(16, fps=4.5), at(24)]
+    assert decision(noisy, now_s=20).verdict is Verdict.WATCH
+    assert decision(noisy, now_s=25) == Decision(Verdict.KEEP)
 
 
-def test_slower_frames_roll_back_with_the_reason() -> None:
-    rolled = decision([at(8, fps=2.0), at(12, fps=2.4)], now_s=12)
+def test_slower_frames_roll_back_at_the_end_of_the_window_with_the_reason() -> None:
+    slower = [at(8, fps=2.0), at(12, fps=2.4)]
+    assert decision(slower, now_s=12).verdict is Verdict.WATCH
+    rolled = decision(slower, now_s=25)
     assert rolled == Decision(Verdict.ROLL_BACK, "fps 2.20 < 0.7 x 4.00 before")
 
 
-def test_slower_model_or_a_camera_lost_rolls_back() -> None:
-    slow = decision([at(8, ms=250.0)], now_s=8)
+def test_a_slower_model_rolls_back_and_a_lost_camera_at_once() -> None:
+    slow = decision([at(8, ms=250.0)], now_s=25)
     assert slow == Decision(Verdict.ROLL_BACK, "model 250 ms > 2.0 x 100 ms before")
     lost = decision([at(8, down=1)], now_s=8)
     assert lost == Decision(Verdict.ROLL_BACK, "1 camera(s) without frames, 0 before")

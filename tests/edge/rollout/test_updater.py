@@ -106,7 +106,7 @@ def test_swaps_in_after_checking_the_hash_then_rolls_back_on_fewer_frames(tmp_pa
     assert slot.detect([np.zeros((2, 2, 3))])[0][0].class_name == "new"
     assert updater.running() == [RunningModel(slot="detector", version="v2", sha256=SHA)]
     assert not updater.poll_once()  # on trial: nothing else starts
-    for _ in range(3):
+    for _ in range(9):
         clock.now += timedelta(seconds=1.5)
         updater.observe(beat(clock, 1.0))
     assert slot.detect([np.zeros((2, 2, 3))])[0][0].class_name == "old"
