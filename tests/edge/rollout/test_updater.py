@@ -169,3 +169,10 @@ def test_no_frame_is_missed_while_the_model_is_swapped() -> None:
     assert switch >= 100
     assert set(seen[:switch]) == {"old"}
     assert set(seen[switch:]) == {"new"}
+
+
+def test_rollout_config_takes_only_the_nodes_own_credential() -> None:
+    with pytest.raises(ValueError, match="own credential"):
+        RolloutConfig(duty_url="https://duty.example", duty_token=SecretStr("admin-token"))
+    with pytest.raises(ValueError, match="duty_url"):
+        RolloutConfig(duty_url="ftp://duty.example", duty_token=SecretStr("uwsn_x"))
