@@ -17,6 +17,7 @@ from dashboard.models import (
     Login,
     Member,
     Node,
+    NodeModelRow,
     OccupancyPoint,
     Overview,
     Page,
@@ -99,6 +100,11 @@ class DutyClient:
     def nodes(self) -> list[Node]:
         """Every visible edge node (all pages)."""
         return self._all(Node, "/nodes")
+
+    def fleet_models(self) -> list[NodeModelRow]:
+        """Which model version each visible node runs and should run."""
+        rows: list[NodeModelRow] = self._get(list[NodeModelRow], "/fleet/models")
+        return rows
 
     def _all(self, kind: type[M], path: str, **params: Any) -> list[M]:
         items: list[M] = []

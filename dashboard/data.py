@@ -15,6 +15,7 @@ from dashboard.models import (
     DailyRow,
     Member,
     Node,
+    NodeModelRow,
     OccupancyPoint,
     Overview,
     StationStats,
@@ -117,6 +118,13 @@ def nodes(token: str) -> list[Node]:
     """Every visible node."""
     with client(token) as duty:
         return duty.nodes()
+
+
+@st.cache_data(ttl=TTL, show_spinner=False)
+def fleet_models(token: str) -> list[NodeModelRow]:
+    """Which model version each visible node runs."""
+    with client(token) as duty:
+        return duty.fleet_models()
 
 
 def member(token: str, member_id: str) -> tuple[Member, list[Consent]]:

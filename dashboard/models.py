@@ -159,6 +159,20 @@ class Node(ApiModel):
     devices: dict[str, Any] | None = None  # the node's last StationState, where reported
 
 
+class NodeModelRow(ApiModel):
+    """Which model version a node runs in one slot, which it should, and any rollback."""
+
+    node_id: str
+    station_id: str
+    slot: str
+    wanted: str
+    running: str
+    rolled_back_from: str = ""
+    rollback_reason: str = ""
+    state: str
+    reported_at: datetime | None = None
+
+
 class Member(ApiModel):
     """A pseudonymous member: no name, no face."""
 

@@ -7,7 +7,7 @@ hazards and the device rules' events both go through it.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Protocol
 
@@ -16,11 +16,13 @@ import numpy as np
 
 from edge.config import EdgeConfig, PrivacyConfig
 from station.contracts import (
+    MAX_EVENT_BOXES,
     MAX_SNAPSHOT_BYTES,
     Event,
     EventKind,
     EventPhase,
     EventSeverity,
+    SeenBox,
 )
 from vision.detector import Detection, Detector
 from vision.errors import FaceRemainsError
@@ -46,6 +48,7 @@ def to_contract_event(
     device_id: str | None = None,
     has_snapshot: bool = False,
     snapshot_withheld: str = "",
+    boxes: Iterable[SeenBox] = (),
 ) -> Event:
     """Translate one vision/rules event into the wire Event (its source: a camera or a device)."""
     return Event(
@@ -65,16 +68,47 @@ def to_contract_event(
         snapshot_withheld=snapshot_withheld,
         severity=EventSeverity(found.severity.value),
         evidence=found.evidence,
+        boxes=list(boxes),
     )
+
+
+def seen_boxes(detections: Sequence[Detection], width: int, height: int) -> list[SeenBox]:
+    """The frame's detections as wire boxes (fractions of the frame), the surest first."""
+    boxes: list[SeenBox] = []
+    for found in sorted(detections, key=lambda d: d.score, reverse=True):
+        x1, y1, x2, y2 = found.box
+        left, right = max(x1 / width, 0.0), min(x2 / width, 1.0)
+        top, bottom = max(y1 / height, 0.0), min(y2 / height, 1.0)
+        if right <= left or bottom <= top:
+            continue
+        boxes.append(
+            SeenBox(
+                class_name=found.class_name[:64],
+                role=found.role.value,
+                score=min(max(found.score, 0.0), 1.0),
+                x1=left,
+                y1=top,
+                x2=right,
+                y2=bottom,
+            )
+        )
+    return boxes[:MAX_EVENT_BOXES]
 
 
 class HazardSink(Protocol):
     """Where a camera's events go: the node's event router, a list in tests."""
 
     def __call__(
-        self, camera_id: str, event: HazardEvent, *, has_snapshot: bool, snapshot_withheld: str = ""
+        self,
+        camera_id: str,
+        event: HazardEvent,
+        *,
+        has_snapshot: bool,
+        snapshot_withheld: str = "",
+        boxes: Sequence[SeenBox] = (),
     ) -> object:
-        """Take one event of one camera (and why its snapshot was withheld, if it was)."""
+        """Take one event of one camera, with what the models saw when it opened (and why its
+        snapshot was withheld, if it was)."""
         ...
 
 
@@ -131,12 +165,20 @@ class StationAnalysis:
 
     def _publish(self, frame: CameraFrame, event: HazardEvent, people: list[Detection]) -> None:
         snapshot, withheld = None, ""
-        if event.phase is Phase.NEW and self._blurrer is not None:
-            snapshot, withheld = self._snapshot(frame.camera_id, frame.image, people)
-        if withheld:
-            self._sink(frame.camera_id, event, has_snapshot=False, snapshot_withheld=withheld)
-        else:
-            self._sink(frame.camera_id, event, has_snapshot=snapshot is not None)
+        boxes: list[SeenBox] = []
+        if event.phase is Phase.NEW:
+            # The boxes label the snapshot when staff judge the alert: training data later.
+            height, width = frame.image.shape[:2]
+            boxes = seen_boxes(people, width, height)
+            if self._blurrer is not None:
+                snapshot, withheld = self._snapshot(frame.camera_id, frame.image, people)
+        self._sink(
+            frame.camera_id,
+            event,
+            has_snapshot=snapshot is not None,
+            snapshot_withheld=withheld,
+            boxes=boxes,
+        )
         if snapshot is not None:
             # After the event: a station shows the alert at once, the picture when it lands.
             self._send_snapshot(event.event_id, snapshot)

@@ -20,6 +20,7 @@ from edge.devices.config import DevicesConfig, RulesConfig
 from edge.enrol import merge_credentials, read_credentials
 from edge.entry.config import EntrySettings
 from edge.errors import ConfigError
+from edge.rollout.config import RolloutConfig
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
 from vision.pipeline import AnalysisSettings
@@ -222,6 +223,11 @@ class EdgeConfig(_Section):
     entry: EntrySettings | None = Field(
         default=None, description="Entry by QR code (and face) at the door; needs `devices`."
     )
+    rollout: RolloutConfig | None = Field(
+        default=None,
+        description="Model updates from cloud-duty's registry for `detector`; none: the "
+        "configured file only.",
+    )
 
     @property
     def all_cameras(self) -> list[CameraConfig]:
@@ -320,6 +326,9 @@ def _resolve_paths(config: EdgeConfig, base: Path) -> EdgeConfig:
         config = config.model_copy(update={"devices": config.devices.resolved(base)})
     if config.entry is not None:
         config = config.model_copy(update={"entry": config.entry.resolved(base)})
+    if config.rollout is not None:
+        rollout = config.rollout.model_copy(update={"dir": resolve(config.rollout.dir)})
+        config = config.model_copy(update={"rollout": rollout})
     return config.model_copy(
         update={
             "camera": camera,

@@ -25,3 +25,7 @@ class GalleryError(EdgeError, ValueError):
 
 class EntrySyncError(EdgeError, RuntimeError):
     """cloud-duty could not be reached or answered something unreadable."""
+
+
+class ModelUpdateError(EdgeError, RuntimeError):
+    """A model update could not be fetched or verified; the running model stays."""

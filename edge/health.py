@@ -14,7 +14,7 @@ import psutil
 from edge.accelerator import GpuProbe, NoGpu
 from edge.camera import CameraStats
 from edge.metrics import NodeMetrics
-from station.contracts import CameraHealth, NodeHealth, utcnow
+from station.contracts import CameraHealth, NodeHealth, RunningModel, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -82,12 +82,15 @@ class HealthReporter:
         cameras: Sequence[CameraSource],
         outbox: OutboxGauge,
         *,
+        models: Callable[[], list[RunningModel]] | None = None,
         data_dir: Path = Path("."),
         gpu: GpuProbe | None = None,
         metrics: NodeMetrics | None = None,
     ) -> None:
-        """Watch these cameras, this outbox, the disk of `data_dir` and the GPU of one node."""
+        """Watch these cameras, this outbox, the disk of `data_dir` and the GPU of one node;
+        `models` names what runs."""
         self.node_id = node_id
+        self._models = models
         self._cameras = list(cameras)
         self._outbox = outbox
         self._data_dir = data_dir
@@ -155,6 +158,7 @@ class HealthReporter:
             system_memory_percent=psutil.virtual_memory().percent,
             disk_used_percent=disk_used_percent(self._data_dir),
             gpu=self._gpu.read(),
+            models=self._models() if self._models is not None else [],
         )
         if self.metrics is not None:
             self.metrics.observe(health)

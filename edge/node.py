@@ -8,6 +8,7 @@ import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from importlib import metadata
+from pathlib import Path
 from types import FrameType
 
 from edge.accelerator import find_gpu
@@ -28,13 +29,16 @@ from edge.link.outbox import Outbox
 from edge.link.uplink import Uplink
 from edge.metrics import NodeMetrics
 from edge.retention import LocalRetention
-from station.contracts import Event, NodeHealth, TopicKind, utcnow
-from vision.detector import YoloDetector
+from edge.rollout.updater import SLOT, DutyModelSource, ModelUpdater, file_sha256
+from station.contracts import Event, NodeHealth, RunningModel, SeenBox, TopicKind, utcnow
+from vision.detector import Detector, YoloDetector
+from vision.errors import ModelLoadError
 from vision.events import HazardEvent
 from vision.fire import SensorReading
 from vision.pipeline import CameraFrame, CameraResult, ModelUse
 from vision.privacy import FaceBlurrer
 from vision.roles import RoleMap
+from vision.slot import DetectorSlot
 from vision.weights import check_roles
 
 log = logging.getLogger(__name__)
@@ -64,6 +68,20 @@ def build_detector(config: DetectorConfig) -> YoloDetector:
     return detector
 
 
+def rollout_loader(config: DetectorConfig) -> Callable[[Path, list[str]], Detector]:
+    """Load a downloaded model with the node's detector settings; refuse one whose classes
+    are not those the registry lists, or that serve no role here."""
+
+    def load(weights: Path, classes: list[str]) -> Detector:
+        detector = build_detector(config.model_copy(update={"model": weights}))
+        found = [detector.class_names[i] for i in sorted(detector.class_names)]
+        if found != classes:
+            raise ModelLoadError(f"{weights}: classes {found}, the registry says {classes}")
+        return detector
+
+    return load
+
+
 class EventRouter:
     """Where every event of the node goes: translated once, into the outbox, and camera fires
     to the local rules directly."""
@@ -80,7 +98,13 @@ class EventRouter:
         self._safety = safety
 
     def camera_event(
-        self, camera_id: str, event: HazardEvent, *, has_snapshot: bool, snapshot_withheld: str = ""
+        self,
+        camera_id: str,
+        event: HazardEvent,
+        *,
+        has_snapshot: bool,
+        snapshot_withheld: str = "",
+        boxes: Sequence[SeenBox] = (),
     ) -> Event:
         """Send one camera's event; fire and smoke also drive the local rules."""
         if self._safety is not None:
@@ -91,6 +115,7 @@ class EventRouter:
             camera_id=camera_id,
             has_snapshot=has_snapshot,
             snapshot_withheld=snapshot_withheld,
+            boxes=boxes,
         )
         return self._emit(wire)
 
@@ -130,11 +155,16 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
         if safety is not None:
             cleanup.callback(safety.stop)
         extra = load_extra_models(config)
+        main = DetectorSlot(build_detector(config.detector))
         models = [
-            ModelUse(build_detector(config.detector)),
+            ModelUse(main),
             *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
         ]
-        _run_parts(config, models, uplink, router, safety, stop, build_blurrer(config.privacy))
+        updater = _start_rollout(config, main)
+        if updater is not None:
+            cleanup.callback(updater.stop)
+        blurrer = build_blurrer(config.privacy)
+        _run_parts(config, models, uplink, router, safety, stop, blurrer, updater)
     log.info("node %s stopped", config.node_id)
 
 
@@ -146,10 +176,12 @@ def _run_parts(
     safety: LocalSafety | None,
     stop: threading.Event,
     blurrer: FaceBlurrer | None = None,
+    updater: ModelUpdater | None = None,
 ) -> None:
     reports = _start_device_reports(config, safety, uplink)
     cameras = {camera.id: Camera(camera) for camera in config.all_cameras}
-    health, stop_metrics = _health(config, list(cameras.values()), uplink, reports)
+    running = updater.running if updater is not None else None
+    health, stop_metrics = _health(config, list(cameras.values()), uplink, reports, running)
     analysis = _build_analysis(config, models, uplink, router, safety, blurrer)
     uplink.start()
     for camera in cameras.values():
@@ -157,7 +189,8 @@ def _run_parts(
     door = cameras[config.door_camera] if config.door_camera else None
     entry = _start_entry(config, safety, uplink, door)
     retention = LocalRetention(config.retention, uplink.outbox, entry.store if entry else None)
-    health.start(config.health.interval_s, _health_publisher(uplink, reports, retention))
+    publish = _health_publisher(uplink, reports, retention, updater)
+    health.start(config.health.interval_s, publish)
     log.info("node %s running cameras %s", config.node_id, ", ".join(cameras))
     on_room = room_watcher(entry.controller, config.door_camera) if entry is not None else None
     try:
@@ -179,6 +212,7 @@ def _health(
     cameras: list[Camera],
     uplink: Uplink,
     reports: DeviceStateReporter | None,
+    running: Callable[[], list[RunningModel]] | None = None,
 ) -> tuple[HealthReporter, Callable[[], None] | None]:
     """The heartbeat's reporter, and the metrics server where one is configured."""
     metrics = NodeMetrics(uplink.outbox, reports.snapshot if reports else None)
@@ -186,6 +220,7 @@ def _health(
         config.node_id,
         cameras,
         uplink.outbox,
+        models=running,
         data_dir=config.outbox.path.parent,
         gpu=find_gpu(),
         metrics=metrics,
@@ -220,13 +255,18 @@ def _build_analysis(
 
 
 def _health_publisher(
-    uplink: Uplink, reports: DeviceStateReporter | None, retention: LocalRetention | None = None
+    uplink: Uplink,
+    reports: DeviceStateReporter | None,
+    retention: LocalRetention | None = None,
+    updater: ModelUpdater | None = None,
 ) -> Callable[[NodeHealth], None]:
     """Send each heartbeat now (never queued: a stale one is worthless) and the device states;
-    the node's local retention runs on the heartbeat's thread when it is due."""
+    a model on trial is judged on it first; local retention runs on its thread when due."""
     topic = uplink.topics.topic(TopicKind.HEALTH)
 
     def publish(report: NodeHealth) -> None:
+        if updater is not None:
+            updater.observe(report)
         if retention is not None:
             retention.maybe_run(report.ts)
         if not uplink.publish_now(topic, report):
@@ -235,6 +275,17 @@ def _health_publisher(
             reports.publish()
 
     return publish
+
+
+def _start_rollout(config: EdgeConfig, slot: DetectorSlot) -> ModelUpdater | None:
+    """Poll cloud-duty's registry for the detector's version, if configured."""
+    if config.rollout is None:
+        return None
+    running = RunningModel(slot=SLOT, sha256=file_sha256(config.detector.model))
+    source = DutyModelSource(config.node_id, config.rollout)
+    updater = ModelUpdater(slot, source, rollout_loader(config.detector), config.rollout, running)
+    updater.start()
+    return updater
 
 
 def _start_local_safety(config: EdgeConfig, router: EventRouter) -> LocalSafety | None:

@@ -19,6 +19,7 @@ SCHEMA_VERSION: Final = 1
 TOPIC_ROOT: Final = "uws/v1"
 MAX_PAYLOAD_BYTES: Final = 64 * 1024
 MAX_SNAPSHOT_BYTES: Final = 512 * 1024
+MAX_EVENT_BOXES: Final = 50
 NODE_CREDENTIAL_PREFIX: Final = "uwsn_"
 """Every node's own cloud-duty API credential starts with this; nodes refuse any other."""
 
@@ -168,6 +169,24 @@ class GpuHealth(BaseModel):
     memory_total_mb: float | None = Field(default=None, ge=0, description="Memory on the device.")
 
 
+class RunningModel(BaseModel):
+    """A model a node runs now, as the fleet's model registry names it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    slot: str = Field(
+        min_length=1, max_length=64, description="Which of the node's models: 'detector', ..."
+    )
+    version: str = Field(
+        default="", max_length=64, description="Registry version id; empty for the configured file."
+    )
+    sha256: str = Field(default="", max_length=64, description="SHA-256 of the weights, hex.")
+    rolled_back_from: str = Field(
+        default="", max_length=64, description="A version this node tried and rolled back from."
+    )
+    rollback_reason: str = Field(default="", max_length=300, description="Why it rolled back.")
+
+
 class NodeHealth(Message):
     """Periodic heartbeat with the node's vital signs on `.../health`."""
 
@@ -196,6 +215,9 @@ class NodeHealth(Message):
         default=None, ge=0, le=100, description="Use of the disk holding the node's data."
     )
     gpu: GpuHealth | None = Field(default=None, description="The accelerator; none without one.")
+    models: list[RunningModel] = Field(
+        default_factory=list, max_length=8, description="The models it runs now, by slot."
+    )
 
 
 class EventKind(StrEnum):
@@ -229,6 +251,30 @@ class EventSeverity(StrEnum):
     CRITICAL = "critical"
 
 
+class SeenBox(BaseModel):
+    """One object the models saw on the frame an event was confirmed on (its snapshot's frame),
+    in the class name of the model that saw it; corners are fractions of the frame (0..1), so
+    they fit the snapshot at any scale."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    class_name: str = Field(min_length=1, max_length=64, description="The model's class name.")
+    role: Literal["person", "fallen", "fire", "smoke"] = Field(
+        description="What the class means to the station."
+    )
+    score: float = Field(ge=0, le=1, description="The model's confidence.")
+    x1: float = Field(ge=0, le=1, description="Left edge, fraction of the frame's width.")
+    y1: float = Field(ge=0, le=1, description="Top edge, fraction of the frame's height.")
+    x2: float = Field(ge=0, le=1, description="Right edge, fraction of the frame's width.")
+    y2: float = Field(ge=0, le=1, description="Bottom edge, fraction of the frame's height.")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> SeenBox:
+        if self.x2 <= self.x1 or self.y2 <= self.y1:
+            raise ValueError("a box needs x1 < x2 and y1 < y2")
+        return self
+
+
 class Event(Message):
     """A hazard (or presence) event on `.../event`; idempotent on (event_id, phase, seq).
 
@@ -259,6 +305,11 @@ class Event(Message):
     )
     evidence: str = Field(
         default="", max_length=300, description="Why the node raised it, for people to read."
+    )
+    boxes: list[SeenBox] = Field(
+        default_factory=list,
+        max_length=MAX_EVENT_BOXES,
+        description="What the models saw on the confirming frame (NEW messages of cameras).",
     )
 
     @model_validator(mode="after")

@@ -33,3 +33,7 @@ class FaceRemainsError(PrivacyError):
     def __init__(self, faces: int) -> None:
         super().__init__(f"the check after blurring still finds {faces} face(s)")
         self.faces = faces
+
+
+class TrainingError(VisionError, RuntimeError):
+    """A fine-tuning run that could not be made or judged; the message says why."""

@@ -118,3 +118,34 @@ cameras = [
 ]
 cameras.sort(key=lambda c: (bool(c[_("connected")]), str(c[_("node")])))
 st.dataframe(pd.DataFrame(cameras), hide_index=True, width="stretch")
+
+st.subheader("模型版本")
+_STATES = {
+    "running": "运行中",
+    "updating": "更新中",
+    "rolled_back": "已自动回滚",
+    "configured": "本地配置",
+}
+try:
+    models = data.fleet_models(data.token())
+except DutyError as err:
+    data.show_error(err)
+st.dataframe(
+    pd.DataFrame(
+        [
+            {
+                "节点": m.node_id,
+                "站点": m.station_id,
+                "模型槽": m.slot,
+                "运行版本": m.running or "本地配置",
+                "目标版本": m.wanted or "-",
+                "状态": _STATES.get(m.state, m.state),
+                "回滚原因": m.rollback_reason,
+            }
+            for m in models
+        ],
+        columns=["节点", "站点", "模型槽", "运行版本", "目标版本", "状态", "回滚原因"],
+    ),
+    hide_index=True,
+    width="stretch",
+)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import os
 import sys
@@ -83,25 +82,16 @@ def _run_edge(args: argparse.Namespace) -> int:
     return 0
 
 
-def _export_false_alarms(args: argparse.Namespace) -> int:
-    from station.duty.alerting.snapshots import SnapshotStore
-    from station.duty.db import make_engine
-    from station.duty.reports.false_alarms import export_false_alarms
-    from station.duty.settings import DutySettings
+def _export_training(args: argparse.Namespace) -> int:
+    from station.cli.training import run_export_training
 
-    settings = DutySettings()
-    engine = make_engine(settings.database_url)
-    actor = f"cli:{getpass.getuser()}"
-    summary = export_false_alarms(
-        engine, SnapshotStore(Path(settings.snapshot_dir)), Path(args.out), actor
-    )
-    logger.info(
-        _("%d image(s) in %s; %d without snapshot"),
-        summary.images,
-        args.out,
-        summary.without_snapshot,
-    )
-    return 0
+    return run_export_training(args)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from station.cli.training import run_train
+
+    return run_train(args)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
@@ -207,11 +197,22 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument("--duration", type=float, help=_("stop after this many seconds"))
     demo.set_defaults(func=_run_demo)
 
-    false_alarms = sub.add_parser(
-        "export-false-alarms", help=_("alerts judged false alarms, as a YOLO dataset")
+    from station.cli.training import add_export_training_arguments
+
+    training = sub.add_parser(
+        "export-training",
+        help=_("judged alerts (confirmed and false alarms) as a YOLO dataset for one model"),
     )
-    false_alarms.add_argument("--out", required=True, help=_("folder to write the dataset to"))
-    false_alarms.set_defaults(func=_export_false_alarms)
+    add_export_training_arguments(training)
+    training.set_defaults(func=_export_training)
+
+    from station.cli.training import add_train_arguments
+
+    train = sub.add_parser(
+        "train", help=_("fine-tune a model; keep it only if no worse on the dev set")
+    )
+    add_train_arguments(train)
+    train.set_defaults(func=_train)
     return parser
 
 

@@ -11,6 +11,7 @@ from station.contracts import (
     EventSeverity,
     NodeHealth,
     NodeTopics,
+    SeenBox,
     TopicKind,
 )
 from station.duty.fleet.ingest import Inbound
@@ -25,6 +26,7 @@ def event(
     kind: EventKind = EventKind.FALL,
     zone: str = "room",
     severity: EventSeverity | None = None,
+    boxes: list[SeenBox] | None = None,
 ) -> Event:
     """An event message."""
     return Event(
@@ -40,6 +42,7 @@ def event(
         zone=zone,
         count=1,
         severity=severity,
+        boxes=boxes or [],
     )
 
 

@@ -90,6 +90,11 @@ def test_fire_with_a_smoke_alarm_goes_out_critical_and_ends_on_close() -> None:
     assert events[0].severity is EventSeverity.CRITICAL
     assert [e.seq for e in events] == [0, 1]
     assert all(topic == "uws/v1/node-a1/event" for topic, _ in sent)
+    # The opening message carries what the model saw, as fractions of the 640x360 frame.
+    [box] = events[0].boxes
+    assert (box.class_name, box.role, box.score) == ("fire", "fire", 0.9)
+    assert (box.x1, box.y1, box.x2, box.y2) == (0.25, 80 / 360, 360 / 640, 240 / 360)
+    assert events[1].boxes == []
 
 
 def test_fire_without_sensors_agreeing_is_a_warning() -> None:

@@ -22,6 +22,7 @@ from station.contracts import (
     CommandResult,
     EventKind,
     NodeTopics,
+    SeenBox,
     TopicKind,
     Visit,
     VisitMethod,
@@ -30,8 +31,8 @@ from station.contracts import (
 )
 from station.duty.alerting.snapshots import SnapshotStore
 from station.duty.people.models import VisitRecord
-from station.duty.reports.false_alarms import export_false_alarms
 from station.duty.reports.retention import RetentionPolicy, run_retention
+from station.duty.reports.training_set import LabelSpace, export_training_set
 from station.duty.services import services_of
 from tests.duty.messages import event, inbound
 from tests.support.broker import MosquittoBroker
@@ -136,7 +137,8 @@ def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> N
     now = utcnow()
     pipeline = services_of(duty.app).pipeline
 
-    pipeline.process([inbound(event("ev-old", now, kind=EventKind.FIRE))])
+    fire = SeenBox(class_name="fire", role="fire", score=0.6, x1=0.1, y1=0.1, x2=0.3, y2=0.4)
+    pipeline.process([inbound(event("ev-old", now, kind=EventKind.FIRE, boxes=[fire]))])
     pipeline.process([inbound(event("ev-real", now, kind=EventKind.SMOKE))])
     store.save("node-1", "ev-old", _jpeg(2))
     store.save("node-1", "ev-real", _jpeg(3))
@@ -144,17 +146,21 @@ def test_retention_and_false_alarm_export(duty: DutyServer, tmp_path: Path) -> N
         alerts = {a["kind"]: a["id"] for a in http.get("/api/v1/alerts").json()["items"]}
         http.post(f"/api/v1/alerts/{alerts['fire']}/verdict", json={"verdict": "false_alarm"})
         http.post(f"/api/v1/alerts/{alerts['smoke']}/verdict", json={"verdict": "confirmed"})
-    summary = export_false_alarms(engine, store, tmp_path / "dataset", "cli:tester")
-    assert (summary.images, summary.without_snapshot) == (1, 0)
+    space = LabelSpace(["smoke", "fire"], {"smoke": "smoke", "fire": "fire"})
+    summary = export_training_set(engine, store, tmp_path / "dataset", space, actor="cli:tester")
     with duty.client() as http:
         exports = http.get("/api/v1/audit", params={"actor": "cli:tester"}).json()["items"]
     assert [(a["action"], a["detail"]) for a in exports] == [
-        ("export false alarms", "1 snapshot(s)")
+        ("export training set", "1 snapshot(s)")
     ]
-    assert (tmp_path / "dataset" / "images" / "ev-old.jpg").read_bytes() == _jpeg(2)
-    assert (tmp_path / "dataset" / "labels" / "ev-old.txt").read_text() == ""
-    names = yaml.safe_load((tmp_path / "dataset" / "data.yaml").read_text())["names"]
-    assert names[2] == "fire"
+    # The smoke alert's event carried no boxes: skipped, not written with an empty label.
+    assert (summary.images, summary.without_boxes) == ({"train": 1, "val": 0}, 1)
+    dataset = tmp_path / "dataset"
+    assert (dataset / "images" / "train" / "ev-old.jpg").read_bytes() == _jpeg(2)
+    # A false fire alarm: the fire box was wrong, so the image teaches "no fire here".
+    assert (dataset / "labels" / "train" / "ev-old.txt").read_text() == ""
+    names = yaml.safe_load((dataset / "data.yaml").read_text())["names"]
+    assert names == {0: "smoke", 1: "fire"}
 
     visit = Visit(
         visit_id="v-1",

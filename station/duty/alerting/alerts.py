@@ -312,6 +312,7 @@ def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
         updated_at=event.ts,
         alert_id=alert.id if alert is not None else None,
         snapshot_withheld=event.snapshot_withheld,
+        boxes=[box.model_dump(mode="json") for box in event.boxes] or None,
     )
     book.session.add(record)
     if event.phase is EventPhase.END:

@@ -48,6 +48,8 @@ class EventRecord(SQLModel, table=True):
     snapshot_withheld: str = Field(
         default="", max_length=100, description="Why the node kept the snapshot back, if it did."
     )
+    # The SeenBox list of the opening message: labels the snapshot for training exports.
+    boxes: list[dict[str, Any]] | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class EventPublic(SQLModel):

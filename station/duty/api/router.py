@@ -5,6 +5,7 @@ from fastapi import APIRouter
 
 from station.duty.alerting.routes import alerts, deliveries, events, rosters
 from station.duty.api.access import declare_access
+from station.duty.fleet import model_routes
 from station.duty.fleet import routes as fleet_routes
 from station.duty.people.routes import accounts, cards, entry, member_rights, members, visits
 from station.duty.reports import routes as report_routes
@@ -13,6 +14,7 @@ api_router = APIRouter(prefix="/api/v1")
 for _room_router in (
     accounts.router,
     fleet_routes.router,
+    model_routes.router,
     events.router,
     visits.router,
     alerts.router,

@@ -111,6 +111,13 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/stats/daily"): STAFF,
     ("GET", "/healthz"): PUBLIC,
     ("GET", "/metrics"): {ADMIN, MONITOR},
+    ("GET", "/api/v1/models"): STAFF,
+    ("POST", "/api/v1/models"): {ADMIN},
+    ("PUT", "/api/v1/models/{version_id}/weights"): {ADMIN},
+    ("GET", "/api/v1/models/{version_id}/weights"): {ADMIN, NODE},
+    ("POST", "/api/v1/models/{version_id}/rollout"): {ADMIN},
+    ("GET", "/api/v1/nodes/{node_id}/models"): STAFF | {NODE},
+    ("GET", "/api/v1/fleet/models"): STAFF,
 }
 
 
@@ -196,6 +203,7 @@ def site(tmp_path: Path, clock: ManualClock) -> Iterator[Site]:
             "rotation_id": str(rotation_id),
             "kind": "face",
             "version": "v1",
+            "version_id": "no-such-model",
         }
         yield Site(api, params, tokens)
 
@@ -236,6 +244,12 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/members/{member_id}/cards"): {"station_id": "st-1"},
     ("POST", "/api/v1/members/{member_id}/cards/{card_id}/revoke"): {"reason": "lost"},
     ("POST", "/api/v1/entry/deletions"): {"member_ids": []},
+    ("POST", "/api/v1/models"): {
+        "id": "m-1",
+        "sha256": "0" * 64,
+        "classes": ["person"],
+    },
+    ("POST", "/api/v1/models/{version_id}/rollout"): {"stage": "all"},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/members/{member_id}/qr.png"): {"scope": "st-1"},
