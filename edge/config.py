@@ -22,6 +22,7 @@ from edge.entry.config import EntrySettings
 from edge.errors import ConfigError
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
+from vision.exposure import DarkLift
 from vision.pipeline import AnalysisSettings
 from vision.roles import Role
 from vision.weights import PACKAGE_PREFIX, ImageSize, ModelSpec
@@ -117,6 +118,9 @@ class DetectorConfig(_Section):
     roles: dict[str, Role | None] = Field(
         default_factory=dict,
         description="Model class name -> role (person/fallen/fire/smoke), null to ignore a class.",
+    )
+    dark: DarkLift = Field(
+        default_factory=DarkLift, description="Dark frames brightened before the model."
     )
 
 
