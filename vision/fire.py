@@ -3,9 +3,8 @@
 Fire opens on a majority of the last `confirm_frames` frames whose regions flicker (measured at
 each region's own scale, so a far fire counts). Smoke seen with fire follows the same
 rule; smoke alone must persist for `smoke_alone_s` and grow, because vapour, mist and
-dust look like smoke for a moment; so must a small steady flame with no smoke (a candle, a
-lamp), while a small flame that keeps changing size (a fire far away) opens like a large
-one. A smoke sensor or a temperature reading that agrees
+dust look like smoke for a moment; so must a small flame with no smoke (a candle, a
+lamp). A smoke sensor or a temperature reading that agrees
 confirms either at once, as CRITICAL.
 """
 
@@ -83,13 +82,6 @@ class FireSettings(BaseModel):
         description="Least growth of such a small flame (late/early): a candle's box "
         "wavers by half, a fire catching doubles.",
     )
-    flame_unsteady: float = Field(
-        default=0.35,
-        ge=0,
-        description="A small flame whose size varies more than this over the confirm frames "
-        "(std/mean of its share) is a fire seen far away, not a candle: a candle's or a "
-        "lamp's box keeps its size, flames that catch, spread or flare do not.",
-    )
     sensor_frames: int = Field(
         default=2,
         ge=1,
@@ -150,13 +142,6 @@ def _mean_flicker(seen: Sequence[_Seen]) -> float:
 def _mean_share(seen: Sequence[_Seen]) -> float:
     shares = [s.share for s in seen if s.present]
     return float(np.mean(shares)) if shares else 0.0
-
-
-def _share_spread(seen: Sequence[_Seen]) -> float:
-    """Return how much a region's size varies while seen: std/mean of its share (0: steady)."""
-    shares = [s.share for s in seen if s.present]
-    mean = float(np.mean(shares)) if shares else 0.0
-    return float(np.std(shares)) / mean if mean > 0 else 0.0
 
 
 def _mean_score(seen: Sequence[_Seen]) -> float:
@@ -240,9 +225,6 @@ class FireMonitor:
         smoke_seen = any(x.present for x in self._smoke.recent(s.confirm_frames))
         if smoke_seen or _mean_share(seen) >= s.small_flame_share:
             return self._open(watch, now, seen, "smoke seen" if smoke_seen else agreeing)
-        spread = _share_spread(seen)
-        if spread >= s.flame_unsteady:
-            return self._open(watch, now, seen, f"small flame changing size, spread {spread:.2f}")
         return self._small_flame(watch, now)
 
     def _small_flame(self, watch: _RoleWatch, now: datetime) -> list[HazardEvent]:
