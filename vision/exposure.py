@@ -42,7 +42,8 @@ def bright_level(frame: np.ndarray) -> float:
     """Return the grey level below which 99.5 % of a BGR (or grey) frame's pixels lie."""
     h, w = frame.shape[:2]
     if w > _PROBE_W:
-        frame = cv2.resize(frame, (_PROBE_W, max(round(h * _PROBE_W / w), 1)), cv2.INTER_AREA)
+        size = (_PROBE_W, max(round(h * _PROBE_W / w), 1))
+        frame = cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     return float(np.percentile(grey, _TOP_PERCENT))
 
