@@ -26,7 +26,7 @@ from station.contracts import (
 )
 from vision.detector import Detection, Detector
 from vision.errors import FaceRemainsError
-from vision.events import HazardEvent, Phase
+from vision.events import Hazard, HazardEvent, Phase
 from vision.fire import SensorReading
 from vision.pipeline import AnalysisSettings, CameraFrame, CameraResult, ModelUse, Pipeline
 from vision.privacy import FaceBlurrer
@@ -138,14 +138,18 @@ class StationAnalysis:
         blurrer: FaceBlurrer | None = None,
         jpeg_quality: int = 80,
         sensors: Callable[[], SensorReading | None] | None = None,
+        looked: Callable[[str, datetime], object] | None = None,
     ) -> None:
-        """`sensors` returns the room's smoke and temperature, raising fire severity."""
+        """`sensors` returns the room's smoke and temperature, raising fire severity; `looked`
+        hears once per camera when it has watched long enough to have seen a fire."""
         self._pipeline = Pipeline(models, cameras)
         self._sink = sink
         self._send_snapshot = send_snapshot
         self._blurrer = blurrer
         self._quality = jpeg_quality
         self._sensors = sensors
+        self._looked = looked
+        self._told: set[str] = set()
 
     def step(self, frames: Sequence[CameraFrame]) -> list[CameraResult]:
         """Analyse the newest frame of some cameras together; hand on what they cause."""
@@ -155,7 +159,18 @@ class StationAnalysis:
         for frame, result in zip(frames, results, strict=True):
             for event in result.events:
                 self._publish(frame, event, result.detections)
+            self._tell_looked(frame)
         return results
+
+    def _tell_looked(self, frame: CameraFrame) -> None:
+        if self._looked is None or frame.camera_id in self._told:
+            return
+        camera = self._pipeline.cameras[frame.camera_id]
+        # A camera that does not watch for fire has nothing to look again for.
+        watches = bool(camera.settings.hazards & {Hazard.FIRE, Hazard.SMOKE})
+        if not watches or camera.fire.looked:
+            self._told.add(frame.camera_id)
+            self._looked(frame.camera_id, frame.ts)
 
     def close(self, now: datetime) -> None:
         """End every open event (the node is stopping)."""

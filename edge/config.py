@@ -23,6 +23,7 @@ from edge.errors import ConfigError
 from edge.rollout.config import RolloutConfig
 from station.contracts import EntityId, NodeId
 from vision.events import Hazard
+from vision.exposure import DarkLift
 from vision.pipeline import AnalysisSettings
 from vision.privacy import DEFAULT_CHECK_SCORE
 from vision.roles import Role
@@ -119,6 +120,9 @@ class DetectorConfig(_Section):
     roles: dict[str, Role | None] = Field(
         default_factory=dict,
         description="Model class name -> role (person/fallen/fire/smoke), null to ignore a class.",
+    )
+    dark: DarkLift = Field(
+        default_factory=DarkLift, description="Dark frames brightened before the model."
     )
 
 

@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
+from datetime import datetime
 from importlib import metadata
 from pathlib import Path
 from types import FrameType
@@ -20,6 +21,7 @@ from edge.analysis import (
 )
 from edge.camera import Camera
 from edge.config import DetectorConfig, EdgeConfig
+from edge.devices.holds import FireHolds
 from edge.devices.link import LocalSafety
 from edge.devices.report import DeviceStateReporter
 from edge.entry.controller import EntryController
@@ -44,6 +46,7 @@ from vision.weights import check_roles
 log = logging.getLogger(__name__)
 
 _READ_TIMEOUT_S = 1.0
+FIRE_HOLDS_FILE = "fire_holds.sqlite"
 
 
 def node_version() -> str:
@@ -63,6 +66,7 @@ def build_detector(config: DetectorConfig) -> YoloDetector:
         imgsz=config.imgsz,
         confidence=config.confidence,
         device=config.device,
+        dark=config.dark,
     )
     check_roles(detector, None)
     return detector
@@ -96,6 +100,16 @@ class EventRouter:
     def attach_safety(self, safety: LocalSafety) -> None:
         """Hand camera fires to these local rules from now on."""
         self._safety = safety
+
+    def detach_safety(self) -> None:
+        """Stop handing camera events to the local rules (the node is stopping: the ENDs it
+        sends say the node stopped looking, not that a fire is out)."""
+        self._safety = None
+
+    def camera_looked(self, camera_id: str, at: datetime) -> None:
+        """Tell the local rules a camera has looked long enough to have seen a fire again."""
+        if self._safety is not None:
+            self._safety.rules.on_looked(camera_id, at)
 
     def camera_event(
         self,
@@ -195,6 +209,10 @@ def _run_parts(
     on_room = room_watcher(entry.controller, config.door_camera) if entry is not None else None
     try:
         _analyse(list(cameras.values()), analysis, health, stop, on_room)
+        # A clean stop ends what is open, so no alert stays active for a node that stopped
+        # looking; the local rules keep their holds (a fire does not go out with the node).
+        router.detach_safety()
+        analysis.close(utcnow())
     finally:
         health.stop()
         if stop_metrics is not None:
@@ -251,6 +269,7 @@ def _build_analysis(
         blurrer=blurrer,
         jpeg_quality=config.privacy.jpeg_quality if config.privacy else 80,
         sensors=_sensor_reader(safety),
+        looked=router.camera_looked,
     )
 
 
@@ -292,7 +311,9 @@ def _start_local_safety(config: EdgeConfig, router: EventRouter) -> LocalSafety 
     """Start the device link and safety rules first: they must not wait on the camera or cloud."""
     if config.devices is None:
         return None
-    safety = LocalSafety(config.devices, config.rules, router.device_event)
+    # Beside the outbox: the node's own state, on the same disk.
+    holds = FireHolds(config.outbox.path.with_name(FIRE_HOLDS_FILE))
+    safety = LocalSafety(config.devices, config.rules, router.device_event, holds)
     router.attach_safety(safety)
     safety.start(timeout_s=0)
     return safety
@@ -357,8 +378,6 @@ def _analyse(
             health.record_frame(result.camera_id, result.occupancy)
             if on_room is not None:
                 on_room(result)
-    # A clean stop ends what is open, so no alert stays active for a node that stopped looking.
-    analysis.close(utcnow())
 
 
 def _newest_frames(cameras: Sequence[Camera], last: dict[str, int]) -> list[CameraFrame]:

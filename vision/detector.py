@@ -12,6 +12,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from vision.errors import ModelLoadError
+from vision.exposure import DarkLift, lift_dark
 from vision.roles import Role, RoleMap
 
 log = logging.getLogger(__name__)
@@ -83,11 +84,13 @@ class YoloDetector:
         device: str = "cpu",
         half: bool | None = None,
         preload: str | None = None,
+        dark: DarkLift | None = None,
     ) -> None:
         """Load the model at `model_path` or raise ModelLoadError.
 
         `half` None means FP16 exactly where the device allows it (CUDA); `preload` names a
-        module to import first, for weights that pickle the package's own layers.
+        module to import first, for weights that pickle the package's own layers; `dark` says
+        when a dark frame is brightened first (None: the defaults).
         """
         self.model_path = Path(model_path)
         self.roles = roles or RoleMap()
@@ -95,6 +98,7 @@ class YoloDetector:
         self.confidence = confidence
         self.device = device
         self.half = device.startswith("cuda") if half is None else half
+        self.dark = dark or DarkLift()
         if preload:
             _preload(preload)
         self._model = _load_model(self.model_path, imgsz, device, self.half)
@@ -122,7 +126,7 @@ class YoloDetector:
             return []
         started = time.perf_counter()
         results = self._model.predict(
-            frames,
+            [lift_dark(frame, self.dark) for frame in frames],
             imgsz=self.imgsz,
             conf=self.confidence,
             device=self.device,

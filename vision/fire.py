@@ -183,6 +183,14 @@ class FireMonitor:
         agreeing = self._sensor_says(now, sensors)
         return self._judge_fire(now, agreeing) + self._judge_smoke(now, agreeing)
 
+    @property
+    def looked(self) -> bool:
+        """Return whether it has watched long enough for any fire in view to have opened."""
+        s, seen = self.settings, self._fire.history
+        if len(seen) < max(s.window, s.confirm_frames):
+            return False
+        return seen[-1].at - seen[0].at >= timedelta(seconds=s.smoke_alone_s)
+
     def close(self, now: datetime) -> list[HazardEvent]:
         """End open events (the camera is going away)."""
         return self._fire.latch.close(now) + self._smoke.latch.close(now)

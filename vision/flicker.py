@@ -14,24 +14,29 @@ import cv2
 import numpy as np
 
 from vision.detector import Box
+from vision.exposure import DarkLift, lift_dark
 
 # Each region is compared as a PATCH x PATCH grey patch: detail enough for flame edges,
 # and a fixed cost per box whatever its size.
 PATCH = 24
 # The box is widened by this share of its size on each side: flames lick past their box.
 _MARGIN = 0.1
+# A dark frame is compared as if exposed normally: flames dimmed by a dark camera change
+# by as large a share of their brightness, but by fewer grey levels.
+_EXPOSED = DarkLift()
 # Most frame width kept for the grey copy the patches are cut from (bounds the cost).
 _MAX_W = 960
 
 
 def grey_frame(frame: np.ndarray) -> tuple[np.ndarray, float]:
-    """Return a grey copy of a BGR frame, at most _MAX_W wide, and the scale applied."""
+    """Return a grey copy of a BGR frame, at most _MAX_W wide and brightened when dark, and the
+    scale applied."""
     grey = cv2.cvtColor(frame, cv2.COLOR_BGR2GRAY) if frame.ndim == 3 else frame
     scale = min(1.0, _MAX_W / grey.shape[1])
     if scale < 1.0:
         size = (_MAX_W, max(round(grey.shape[0] * scale), 1))
         grey = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)
-    return grey, scale
+    return lift_dark(grey, _EXPOSED), scale
 
 
 def patch(grey: np.ndarray, box: Box, scale: float) -> np.ndarray | None:

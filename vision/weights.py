@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 from vision.detector import YoloDetector
 from vision.errors import ModelLoadError
 from vision.events import Hazard
+from vision.exposure import DarkLift
 from vision.roles import Role, RoleMap
 
 PACKAGE_PREFIX = "package:"
@@ -70,6 +71,9 @@ class ModelSpec(BaseModel):
     cameras: frozenset[str] | None = Field(
         default=None, description="Camera ids this model watches; null: every camera."
     )
+    dark: DarkLift = Field(
+        default_factory=DarkLift, description="Dark frames brightened before this model."
+    )
 
 
 def resolve_weights(model: str, base: Path | None = None) -> Path:
@@ -112,6 +116,7 @@ def load_detector(spec: ModelSpec, base: Path | None = None) -> YoloDetector:
         device=spec.device,
         half=spec.half,
         preload=spec.preload,
+        dark=spec.dark,
     )
     check_roles(detector, spec.hazards)
     return detector

@@ -9,6 +9,7 @@ from typing import Any
 import paho.mqtt.client as mqtt
 
 from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
+from edge.devices.holds import FireHolds
 from edge.devices.model import DeviceRegistry, DoorLock, Environment, Relays
 from edge.devices.rules import DeviceEventSink, SafetyRules
 from station.mqtt import BrokerLogin, make_client
@@ -110,9 +111,17 @@ class DeviceLink:
 class LocalSafety:
     """The station's devices and the safety rules on them, started and stopped together."""
 
-    def __init__(self, devices: DevicesConfig, rules: RulesConfig, emit: DeviceEventSink) -> None:
-        """Wire the rules to the devices; start() connects."""
+    def __init__(
+        self,
+        devices: DevicesConfig,
+        rules: RulesConfig,
+        emit: DeviceEventSink,
+        holds: FireHolds | None = None,
+    ) -> None:
+        """Wire the rules to the devices; start() connects. `holds` keeps camera fires across
+        a restart."""
         self.devices = StationDevices(devices)
+        self.holds = holds
         self.rules = SafetyRules(
             config=rules,
             door=self.devices.door,
@@ -120,6 +129,7 @@ class LocalSafety:
             sockets=self.devices.sockets,
             fan=self.devices.fan,
             emit=emit,
+            holds=holds,
         )
         self.devices.registry.listen(self.rules.on_change)
 
@@ -135,3 +145,5 @@ class LocalSafety:
         """Disconnect and stop the rules."""
         self.devices.stop()
         self.rules.stop()
+        if self.holds is not None:
+            self.holds.close()

@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from typing import Final
 
 from edge.devices.config import RulesConfig
+from edge.devices.holds import FireHold, FireHolds
 from edge.devices.model import Availability, DeviceChange, DoorLock, Environment, LockState, Relays
 from station.contracts import utcnow
 from vision.events import EventLatch, Hazard, HazardEvent, Phase, Severity
@@ -28,6 +29,7 @@ DeviceEventSink = Callable[[str, HazardEvent], object]
 
 
 _STOP: Final = object()
+_RESTORED: Final = object()
 _FIRE_KINDS: Final = (Hazard.FIRE, Hazard.SMOKE)
 # A smoke detector or the door's fire input is a physical alarm, not a model's guess.
 _SEVERITY: Final = {Hazard.FIRE: Severity.CRITICAL, Hazard.SMOKE: Severity.CRITICAL}
@@ -39,6 +41,14 @@ class CameraHazard:
 
     camera_id: str
     event: HazardEvent
+
+
+@dataclass(frozen=True)
+class CameraLooked:
+    """A camera's models have looked long enough since the start to have seen a fire."""
+
+    camera_id: str
+    at: datetime
 
 
 class DeviceEvents:
@@ -95,8 +105,12 @@ class SafetyRules:
         fan: Relays,
         emit: DeviceEventSink,
         clock: Callable[[], datetime] = utcnow,
+        holds: FireHolds | None = None,
     ) -> None:
-        """Watch these devices; call on_change() with each change, then start()."""
+        """Watch these devices; call on_change() with each change, then start().
+
+        `holds` keeps the cameras' open fires on disk: after a restart they hold the door
+        until each camera has looked again (on_looked)."""
         self.config = config
         self.door = door
         self.environment = environment
@@ -107,6 +121,9 @@ class SafetyRules:
         self._queue: queue.SimpleQueue[DeviceChange | object] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._seen: dict[tuple[Hazard, str], HazardEvent] = {}
+        self._holds = holds
+        # Camera fires remembered from before a restart, not yet seen again or cleared.
+        self._restored: set[tuple[Hazard, str]] = set()
         self.heat_active = False
         self._opened_at: datetime | None = None
         self._last_unlocked_at: datetime | None = None
@@ -118,7 +135,13 @@ class SafetyRules:
         self._queue.put(change)
 
     def start(self) -> None:
-        """Start the worker thread."""
+        """Take back the cameras' fires from before a restart, then start the worker thread."""
+        if self._holds is not None:
+            restored = self._holds.load()
+            for hold in restored:
+                self._restore(hold)
+            if restored:
+                self._queue.put(_RESTORED)
         self._thread = threading.Thread(target=self._run, name="safety-rules", daemon=True)
         self._thread.start()
 
@@ -132,6 +155,11 @@ class SafetyRules:
         """A camera's fire or smoke event: while one is open it is handled like the smoke alarm."""
         if event.kind in _FIRE_KINDS and event.phase is not Phase.UPDATE:
             self._queue.put(CameraHazard(camera_id, event))
+
+    def on_looked(self, camera_id: str, at: datetime) -> None:
+        """A camera has looked again since the start: fires remembered for it are over."""
+        if self._restored:
+            self._queue.put(CameraLooked(camera_id, at))
 
     @property
     def fire_confirmed(self) -> bool:
@@ -152,6 +180,10 @@ class SafetyRules:
                     self.apply(item)
                 elif isinstance(item, CameraHazard):
                     self.apply_hazard(item)
+                elif isinstance(item, CameraLooked):
+                    self.apply_looked(item)
+                elif item is _RESTORED:
+                    self._fire(self._clock())
             except Exception:
                 # One bad rule must not stop the others from running.
                 log.exception("rule failed on %s", item)
@@ -181,13 +213,39 @@ class SafetyRules:
     def apply_hazard(self, item: CameraHazard) -> None:
         """Run the fire rule on a camera's fire or smoke event."""
         # One state per (kind, camera): a smoke END leaves a fire that is still seen alone.
-        key = (item.event.kind, item.camera_id)
-        if item.event.phase is Phase.END:
+        event = item.event
+        key = (event.kind, item.camera_id)
+        self._restored.discard(key)
+        if event.phase is Phase.END:
             self._seen.pop(key, None)
+            if self._holds is not None:
+                self._holds.drop(event.kind, item.camera_id)
         else:
-            self._seen[key] = item.event
-        self._fire(item.event.at)
-        self.tick(item.event.at)
+            self._seen[key] = event
+            if self._holds is not None and event.phase is Phase.NEW:
+                hold = FireHold(event.kind, item.camera_id, event.event_id, event.started_at)
+                self._holds.put(hold)
+        self._fire(event.at)
+        self.tick(event.at)
+
+    def apply_looked(self, item: CameraLooked) -> None:
+        """Release the fires remembered for a camera that has looked again and not seen them."""
+        for key in [k for k in self._restored if k[1] == item.camera_id]:
+            self._restored.discard(key)
+            self._seen.pop(key, None)
+            if self._holds is not None:
+                self._holds.drop(*key)
+            log.info("camera %s looked again: no %s; its hold is released", key[1], key[0].value)
+        self._fire(item.at)
+        self.tick(item.at)
+
+    def _restore(self, hold: FireHold) -> None:
+        key = (hold.kind, hold.camera_id)
+        self._restored.add(key)
+        self._seen[key] = HazardEvent(
+            hold.event_id, hold.kind, Phase.NEW, 0, hold.started_at, hold.started_at, 0.0
+        )
+        log.warning("camera %s had a %s open before the restart: holding", *key[::-1])
 
     def tick(self, now: datetime) -> None:
         """Check the timers: a door held open too long."""

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from vision.detector import Detection
 from vision.events import Hazard, Phase, Severity
 from vision.fire import FireMonitor, FireSettings, SensorReading
-from vision.flicker import covered_share, growth, region_flicker
+from vision.flicker import covered_share, grey_frame, growth, region_flicker
 from vision.roles import Role
 
 T0 = datetime(2025, 6, 1, 12, 0, 0, tzinfo=UTC)
@@ -209,3 +209,14 @@ def test_small_steady_flame_without_smoke_is_a_candle_until_it_grows() -> None:
     for i in range(12):
         events += mon.update(at(i), flame() + flame(role=Role.SMOKE), flickering(i))
     assert (Hazard.FIRE, Phase.NEW) in [(e.kind, e.phase) for e in events]
+
+
+def test_flicker_of_a_dark_frame_is_measured_as_if_exposed_normally() -> None:
+    bright = [flickering(i) for i in range(2)]
+    dark = [(f.astype(np.float32) * 0.3).astype(np.uint8) for f in bright]
+    normal = region_flicker(grey_frame(bright[0])[0], grey_frame(bright[1])[0], [BOX], 1.0)
+    dimmed = region_flicker(grey_frame(dark[0])[0], grey_frame(dark[1])[0], [BOX], 1.0)
+    assert normal is not None
+    assert dimmed is not None
+    # Without the lift the dimmed flames change 0.3 times as much and fall under the threshold.
+    assert dimmed > 0.7 * normal

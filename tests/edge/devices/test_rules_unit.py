@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from edge.analysis import to_contract_event
 from edge.devices.config import RulesConfig
+from edge.devices.holds import FireHold, FireHolds
 from edge.devices.model import DeviceChange, DeviceRegistry, DoorLock, Environment, Relays
-from edge.devices.rules import CameraHazard, SafetyRules
+from edge.devices.rules import CameraHazard, CameraLooked, SafetyRules
 from station.contracts import Event, EventKind, EventPhase
 from vision.events import EventLatch, Hazard
 
@@ -142,3 +144,60 @@ def test_a_smoke_end_leaves_a_fire_still_seen_by_another_camera_in_charge() -> N
     assert not st.rules.hazard
     assert st.kinds() == [(EventKind.FIRE, EventPhase.NEW), (EventKind.FIRE, EventPhase.END)]
     assert [e.seq for e in st.events] == [0, 1]
+
+
+def rules_with_holds(st: Station, holds: FireHolds) -> SafetyRules:
+    """The same devices under a new rules object: the node after a restart."""
+    return SafetyRules(
+        config=RulesConfig(),
+        door=st.door,
+        environment=st.env,
+        sockets=st.sockets,
+        fan=st.fan,
+        emit=lambda d, e: st.events.append(to_contract_event("n1", e, device_id=d)),
+        clock=st.clock,
+        holds=holds,
+    )
+
+
+def test_a_camera_fire_is_held_across_a_restart_until_that_camera_looked_again(
+    tmp_path: Path,
+) -> None:
+    st = Station()
+    path = tmp_path / "fire_holds.sqlite"
+    before = rules_with_holds(st, FireHolds(path))
+    fire = EventLatch(Hazard.FIRE)
+    before.apply_hazard(CameraHazard("hall", fire.open(T0, T0, 0.9)[0]))
+    assert [h.camera_id for h in FireHolds(path).load()] == ["hall"]
+    # Restarted: nothing seen yet, the hold comes from the file.
+    after = rules_with_holds(st, FireHolds(path))
+    after.start()
+    try:
+        st.sent.clear()
+        assert after.hazard
+        st.now = T0 + timedelta(seconds=30)
+        after.apply_looked(CameraLooked("store", st.now))  # another camera: still held
+        assert after.hazard
+        assert ("dev/door/lock/command", "UNLOCK") in st.sent
+        after.apply_looked(CameraLooked("hall", st.now))
+        assert not after.hazard
+        assert FireHolds(path).load() == []
+    finally:
+        after.stop()
+
+
+def test_a_fire_seen_again_after_a_restart_replaces_the_remembered_one(tmp_path: Path) -> None:
+    st = Station()
+    path = tmp_path / "fire_holds.sqlite"
+    holds = FireHolds(path)
+    holds.put(FireHold(Hazard.FIRE, "hall", "old", T0))
+    rules = rules_with_holds(st, FireHolds(path))
+    rules.start()
+    try:
+        seen = EventLatch(Hazard.FIRE).open(T0, T0, 0.9)[0]
+        rules.apply_hazard(CameraHazard("hall", seen))
+        rules.apply_looked(CameraLooked("hall", T0 + timedelta(seconds=30)))
+        assert rules.hazard  # seen again: the looked camera keeps its live fire
+        assert [h.event_id for h in holds.load()] == [seen.event_id]
+    finally:
+        rules.stop()
