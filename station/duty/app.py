@@ -17,6 +17,7 @@ from station.duty.alerting.deliveries import DeliveryService
 from station.duty.alerting.escalation import LogPager, Pager
 from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
+from station.duty.alerting.pages import PageService, PhoneChannels
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
 from station.duty.api.access import PUBLIC, declare_access
@@ -68,16 +69,28 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.engine.dispose()
 
 
-def _pager(settings: DutySettings, engine: Engine, clock: Clock) -> Pager:
+def _pager(
+    settings: DutySettings, engine: Engine, clock: Clock
+) -> tuple[Pager, PageService | None]:
     """Page through the configured channels, or only log when none is configured."""
     if not settings.notifiers:
-        return LogPager()
+        return LogPager(), None
     delivery = DeliveryService(
         engine, build_notifiers(settings.notifiers, clock), clock, policy=settings.delivery_retry
     )
-    webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
-    sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
-    return NotifyingPager(engine, delivery, webhooks, sms, settings.console_url)
+    kinds = {name: channel.kind for name, channel in settings.notifiers.items()}
+    webhooks = [n for n, kind in kinds.items() if kind not in ("sms", "voice")]
+    phones = PhoneChannels(
+        sms=next((n for n, kind in kinds.items() if kind == "sms"), None),
+        voice=next((n for n, kind in kinds.items() if kind == "voice"), None),
+    )
+    pages = None
+    if phones.names():
+        pages = PageService(
+            engine, delivery, clock, phones, settings.page_confirm_s, settings.console_url
+        )
+    pager = NotifyingPager(engine, delivery, webhooks, pages, settings.console_url, phones.names())
+    return pager, pages
 
 
 def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
@@ -110,6 +123,9 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
     hub = FeedHub()
     directory = NodeDirectory(settings.unknown_node_cache_s)
     snapshots = snapshot_storage(settings, engine)
+    pages = None
+    if pager is None:
+        pager, pages = _pager(settings, engine, clock)
     pipeline = IngestPipeline(
         engine,
         clock,
@@ -126,7 +142,8 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
         engine=engine,
         hub=hub,
         directory=directory,
-        pager=pager or _pager(settings, engine, clock),
+        pager=pager,
+        pages=pages,
         snapshots=snapshots,
         pipeline=pipeline,
         keys=keys_of(settings),

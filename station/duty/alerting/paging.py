@@ -1,4 +1,5 @@
-"""The escalation `Pager` that really tells people: robots once per step, SMS per person."""
+"""The escalation `Pager` that really tells people: robots once per step, then a page that
+texts and calls the people on duty until a receipt confirms one of them got it."""
 
 from __future__ import annotations
 
@@ -6,24 +7,14 @@ import logging
 from collections.abc import Sequence
 
 from sqlalchemy import Engine
-from sqlmodel import Session, col, select
 
-from station.duty.alerting.deliveries import DeliveryReport, DeliveryService
+from station.duty.alerting.deliveries import DeliveryService
 from station.duty.alerting.models import AlertPublic
-from station.duty.alerting.notifiers import Notice
-from station.duty.people.models import User
+from station.duty.alerting.pages import PageService, make_notice, notice_text
 
 logger = logging.getLogger(__name__)
 
-
-def notice_text(alert: AlertPublic, usernames: Sequence[str]) -> tuple[str, str]:
-    """Title and body of the notices of one step."""
-    where = f" ({alert.zone})" if alert.zone else ""
-    title = f"{alert.kind} at station {alert.station_id}{where}"
-    body = f"Seen {alert.count} time(s) since {alert.first_at:%Y-%m-%d %H:%M} UTC."
-    if usernames:
-        body += f" On duty: {', '.join(usernames)}."
-    return title, body
+__all__ = ["NotifyingPager", "notice_text"]
 
 
 class NotifyingPager:
@@ -34,55 +25,28 @@ class NotifyingPager:
         engine: Engine,
         delivery: DeliveryService,
         webhook_channels: Sequence[str] = (),
-        sms_channel: str | None = None,
+        pages: PageService | None = None,
         console_url: str | None = None,
+        phone_channels: Sequence[str] = (),
     ) -> None:
-        unknown = {*webhook_channels, *([sms_channel] if sms_channel else [])} - set(
-            delivery.channels
-        )
+        unknown = {*webhook_channels, *phone_channels} - set(delivery.channels)
         if unknown:
             # Fail at start, not at 3 a.m. in the middle of an escalation.
             raise ValueError(f"no notifier for channel(s) {sorted(unknown)}")
         self._engine = engine
         self._delivery = delivery
         self._webhooks = list(webhook_channels)
-        self._sms = sms_channel
+        self._pages = pages
         self._console_url = console_url.rstrip("/") if console_url else None
 
     def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
-        """Post to every robot channel, and text each person on duty who has a phone."""
-        reports = [
-            self._send(channel, channel, alert, usernames, level) for channel in self._webhooks
-        ]
-        if self._sms is not None:
-            for phone in self._phones(usernames):
-                reports.append(self._send(self._sms, phone, alert, usernames, level))
-        failed = [r.channel for r in reports if not r.ok]
+        """Post to every robot channel, then page the people on duty by phone."""
+        failed = []
+        for channel in self._webhooks:
+            notice = make_notice(alert, usernames, channel, level, self._console_url)
+            if not self._delivery.deliver(channel, notice).ok:
+                failed.append(channel)
         if failed:
             logger.warning("alert %s level %d: delivery failed on %s", alert.id, level, failed)
-
-    def _send(
-        self, channel: str, recipient: str, alert: AlertPublic, usernames: list[str], level: int
-    ) -> DeliveryReport:
-        title, body = notice_text(alert, usernames)
-        notice = Notice(
-            alert_id=alert.id,
-            station_id=alert.station_id,
-            kind=alert.kind,
-            severity=alert.severity,
-            title=title[:200],
-            body=body[:2000],
-            console_url=f"{self._console_url}/#alert-{alert.id}" if self._console_url else None,
-            recipient=recipient,
-            escalation_level=level,
-        )
-        return self._delivery.deliver(channel, notice)
-
-    def _phones(self, usernames: list[str]) -> list[str]:
-        if not usernames:
-            return []
-        with Session(self._engine) as session:
-            rows = session.exec(
-                select(User.phone).where(col(User.username).in_(usernames), col(User.active))
-            ).all()
-        return [phone for phone in rows if phone]
+        if self._pages is not None and self._pages.start(alert, usernames, level) is None:
+            logger.warning("alert %s level %d: nobody on duty has a phone", alert.id, level)

@@ -3,7 +3,13 @@ may call it, or PUBLIC); `declare_access` refuses a router with a route that dec
 
 from fastapi import APIRouter
 
-from station.duty.alerting.routes import alerts, deliveries, events, rosters
+from station.duty.alerting.routes import (
+    alerts,
+    deliveries,
+    events,
+    provider_callbacks,
+    rosters,
+)
 from station.duty.api.access import declare_access
 from station.duty.fleet import routes as fleet_routes
 from station.duty.people.routes import accounts, entry, member_rights, members, visits
@@ -18,6 +24,7 @@ for _room_router in (
     alerts.router,
     rosters.router,
     deliveries.router,
+    provider_callbacks.router,
     members.router,
     member_rights.router,
     entry.router,

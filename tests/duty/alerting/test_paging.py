@@ -1,4 +1,4 @@
-"""The escalation pager on the delivery service: robots once per step, SMS per person."""
+"""The escalation pager on the delivery service: robots once per step, then a phone page."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.duty.alerting.deliveries import DeliveryService
-from station.duty.alerting.models import Alert, AlertPublic, Delivery
+from station.duty.alerting.models import Alert, AlertPublic, Delivery, PageState, PhonePage
 from station.duty.alerting.notifiers import (
     DeliveryResult,
     LoggingSmsGateway,
@@ -15,6 +15,7 @@ from station.duty.alerting.notifiers import (
     Notifier,
     SmsNotifier,
 )
+from station.duty.alerting.pages import PageService, PhoneChannels
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.people.auth import create_user
@@ -54,7 +55,7 @@ def _user(engine: Engine, name: str, phone: str, active: bool = True) -> None:
         session.commit()
 
 
-def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
+def test_a_step_posts_to_each_robot_and_pages_the_people_with_a_phone(
     engine: Engine, alert: AlertPublic, clock: ManualClock
 ) -> None:
     _user(engine, "wang", "+8613800000001")
@@ -63,7 +64,8 @@ def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
     robot, gateway = RecordingRobot(), LoggingSmsGateway()
     notifiers: dict[str, Notifier] = {"ops-wecom": robot, "sms": SmsNotifier(gateway)}
     delivery = DeliveryService(engine, notifiers, clock, lambda _s: None)
-    pager = NotifyingPager(engine, delivery, ["ops-wecom"], "sms", "https://duty.example/")
+    pages = PageService(engine, delivery, clock, PhoneChannels(sms="sms"), 60)
+    pager = NotifyingPager(engine, delivery, ["ops-wecom"], pages, "https://duty.example/", ["sms"])
     pager.page(alert, ["wang", "li", "zhao"], 2)
     (posted,) = robot.sent
     assert (posted.recipient, posted.escalation_level, posted.alert_id) == (
@@ -82,6 +84,9 @@ def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
         # The logging stand-in reaches no phone: never recorded as delivered.
         assert {(r.channel, r.recipient, r.ok) for r in rows[1:]} == {("sms", "+86****0001", False)}
         assert session.exec(select(User)).all()  # users untouched
+        # Nobody else has an active phone: the page has nowhere left to go.
+        (page,) = session.exec(select(PhonePage)).all()
+        assert (page.chain, page.state) == ([["wang", "sms"]], PageState.EXHAUSTED)
 
 
 def test_a_pager_naming_an_unconfigured_channel_refuses_to_start(
@@ -89,4 +94,4 @@ def test_a_pager_naming_an_unconfigured_channel_refuses_to_start(
 ) -> None:
     delivery = DeliveryService(engine, {"ops-wecom": RecordingRobot()}, clock, lambda _s: None)
     with pytest.raises(ValueError, match=r"no notifier for channel\(s\) \['sms'\]"):
-        NotifyingPager(engine, delivery, ["ops-wecom"], "sms")
+        NotifyingPager(engine, delivery, ["ops-wecom"], phone_channels=["sms"])
