@@ -100,7 +100,7 @@ def _tencent(fake: FakeProvider, headers: Any, body: bytes) -> tuple[int, dict[s
         message_id = fake.next_id("serial")
         phone = request["PhoneNumberSet"][0]
         status = {"SerialNo": message_id, "PhoneNumber": phone, "Code": "Ok", "Message": "ok"}
-        answer = {"Response": {"SendStatusSet": [status], "RequestId": "r"}}
+        answer: dict[str, Any] = {"Response": {"SendStatusSet": [status], "RequestId": "r"}}
     else:
         message_id = fake.next_id("callid")
         phone = request["CalledNumber"]

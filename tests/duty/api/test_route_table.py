@@ -103,6 +103,13 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/stations/{station_id}/stats/occupancy"): STAFF,
     ("GET", "/api/v1/stats/daily"): STAFF,
     ("GET", "/healthz"): PUBLIC,
+    # Provider callbacks carry no staff token: each checks the provider's callback key itself.
+    ("POST", "/api/v1/providers/aliyun/sms-reports"): PUBLIC,
+    ("POST", "/api/v1/providers/aliyun/sms-replies"): PUBLIC,
+    ("POST", "/api/v1/providers/aliyun/voice-reports"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/sms-status"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/sms-replies"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/voice"): PUBLIC,
 }
 
 
@@ -219,6 +226,12 @@ BODIES: dict[tuple[str, str], Any] = {
     ("POST", "/api/v1/members/{member_id}/tokens"): {"scopes": ["st-1"]},
     ("POST", "/api/v1/members/{member_id}/credential"): {"scopes": ["st-1"]},
     ("POST", "/api/v1/entry/deletions"): {"member_ids": []},
+    ("POST", "/api/v1/providers/aliyun/sms-reports"): [],
+    ("POST", "/api/v1/providers/aliyun/sms-replies"): [],
+    ("POST", "/api/v1/providers/aliyun/voice-reports"): [],
+    ("POST", "/api/v1/providers/tencent/sms-status"): [],
+    ("POST", "/api/v1/providers/tencent/sms-replies"): {"mobile": "1", "text": "1"},
+    ("POST", "/api/v1/providers/tencent/voice"): {},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/members/{member_id}/qr.png"): {"scope": "st-1"},
