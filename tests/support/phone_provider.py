@@ -2,8 +2,9 @@
 
 It recomputes each request's signature with the secret it was given and answers a wrong one
 as the provider does (Aliyun `SignatureDoesNotMatch`, Tencent `AuthFailure.SignatureFailure`);
-accepted messages are kept with the id it handed out. `delay_s` makes it answer late, so a
-client's timeout can be exercised.
+accepted messages are kept with the id it handed out. `delay_s` makes it answer late, and
+the Aliyun actions named in `slow` hang and are never accepted, so a client's timeout can be
+exercised.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class Sent:
     phone: str
     params: Any
     message_id: str
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass
@@ -49,6 +51,7 @@ class FakeProvider:
     url: str = ""
     secret: str = SECRET
     delay_s: float = 0.0
+    slow: set[str] = field(default_factory=set)
     sent: list[Sent] = field(default_factory=list)
     refused: list[str] = field(default_factory=list)
     _ids: Iterator[int] = field(default_factory=lambda: itertools.count(1))
@@ -111,9 +114,9 @@ def _tencent(fake: FakeProvider, headers: Any, body: bytes) -> tuple[int, dict[s
 
 def _handler(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def _answer(self, status: int, answer: dict[str, Any]) -> None:
-            if fake.delay_s:
-                time.sleep(fake.delay_s)
+        def _answer(self, status: int, answer: dict[str, Any], action: str = "") -> None:
+            if fake.delay_s or action in fake.slow:
+                time.sleep(fake.delay_s or 2.0)
             raw = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
@@ -124,6 +127,10 @@ def _handler(fake: FakeProvider) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             query = dict(parse_qsl(urlsplit(self.path).query, keep_blank_values=True))
+            action = query.get("Action", "")
+            if action in fake.slow:
+                self._answer(504, {"Code": "Timeout"}, action)
+                return
             self._answer(*_aliyun(fake, query))
 
         def do_POST(self) -> None:
