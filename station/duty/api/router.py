@@ -11,11 +11,12 @@ from station.duty.alerting.routes import (
     rosters,
 )
 from station.duty.api.access import declare_access
+from station.duty.api.handlers import ERROR_RESPONSES
 from station.duty.fleet import routes as fleet_routes
 from station.duty.people.routes import accounts, entry, member_rights, members, visits
 from station.duty.reports import routes as report_routes
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 for _room_router in (
     accounts.router,
     fleet_routes.router,
