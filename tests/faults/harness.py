@@ -205,7 +205,7 @@ class ReplicaProcess:
 
     def wait_ready(self) -> None:
         """Wait until it serves and its ingest is connected."""
-        wait_for_port(self.port, 60)
+        wait_for_port(self.port, 180)
 
         def connected() -> bool:
             try:
@@ -419,7 +419,7 @@ def _register(duty: DutyServer, nodes: list[str]) -> None:
             http.post("/api/v1/rotations", json=rotation).raise_for_status()
 
 
-def settle(s: Site, ledger: Ledger, timeout_s: float = 90) -> None:
+def settle(s: Site, ledger: Ledger, timeout_s: float = 180) -> None:
     """Wait until every node produced everything, every outbox drained, every page ended."""
 
     def drained() -> bool:
@@ -427,7 +427,7 @@ def settle(s: Site, ledger: Ledger, timeout_s: float = 90) -> None:
 
     wait_until(drained, timeout_s, "every event produced and receipted")
     ledger.check_acknowledged_are_stored()
-    wait_until(lambda: _pages_settled(s.engine), 60, "every page delivered")
+    wait_until(lambda: _pages_settled(s.engine), 120, "every page delivered")
 
 
 def _pages_settled(engine: Engine) -> bool:
