@@ -51,12 +51,10 @@ def _login(api: TestClient, username: str) -> str:
 
 
 @pytest.fixture
-def app_with_tokens(
-    tmp_path: Path, clock: ManualClock, pg_url: str
-) -> Iterator[tuple[FastAPI, list[str]]]:
-    """cloud-duty on PostgreSQL with one alert, and a credential of every kind of caller."""
+def app_with_tokens(tmp_path: Path, clock: ManualClock) -> Iterator[tuple[FastAPI, list[str]]]:
+    """A migrated cloud-duty with one alert, and a credential of every kind of caller."""
     settings = DutySettings(
-        database_url=pg_url,
+        database_url=f"sqlite:///{tmp_path / 'duty.sqlite'}",
         api_token=TOKEN,
         admin_password=PASSWORD,
         key_file=str(tmp_path / "keys.json"),
