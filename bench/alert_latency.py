@@ -105,7 +105,7 @@ def prepare_database(db_url: str, nodes: int) -> None:
 
 
 def start_duty(
-    db_url: str, broker_port: int, workdir: Path, overrides: list[str]
+    db_url: str, broker_port: int, workdir: Path, overrides: list[str], ready_s: float = 60
 ) -> tuple[subprocess.Popen[bytes], str]:
     """Run `python -m station.cli duty` as a subprocess and wait until ingest is connected."""
     port = free_port()
@@ -126,7 +126,7 @@ def start_duty(
         stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
+    deadline = time.monotonic() + ready_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"cloud-duty exited: {(workdir / 'duty.log').read_text()[-2000:]}")
@@ -137,7 +137,7 @@ def start_duty(
             pass
         time.sleep(0.2)
     proc.terminate()
-    raise RuntimeError("cloud-duty did not become ready in 60 s")
+    raise RuntimeError(f"cloud-duty did not become ready in {ready_s} s")
 
 
 class Arrivals:

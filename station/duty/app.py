@@ -19,6 +19,7 @@ from station.duty.alerting.deliveries import DeliveryService
 from station.duty.alerting.escalation import LogPager, Pager
 from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
+from station.duty.alerting.pages import PageService, PhoneChannels
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
 from station.duty.api.access import PUBLIC, declare_access
@@ -85,10 +86,12 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.engine.dispose()
 
 
-def _pager(settings: DutySettings, engine: Engine, clock: Clock, metrics: DutyMetrics) -> Pager:
+def _pager(
+    settings: DutySettings, engine: Engine, clock: Clock, metrics: DutyMetrics
+) -> tuple[Pager, PageService | None]:
     """Page through the configured channels, or only log when none is configured."""
     if not settings.notifiers:
-        return LogPager()
+        return LogPager(), None
     delivery = DeliveryService(
         engine,
         build_notifiers(settings.notifiers, clock),
@@ -96,11 +99,27 @@ def _pager(settings: DutySettings, engine: Engine, clock: Clock, metrics: DutyMe
         policy=settings.delivery_retry,
         on_attempt=metrics.delivered,
     )
-    webhooks = [n for n, c in settings.notifiers.items() if c.kind != "sms"]
-    sms = next((n for n, c in settings.notifiers.items() if c.kind == "sms"), None)
-    return NotifyingPager(
-        engine, delivery, webhooks, sms, settings.console_url, settings.group_language
+    kinds = {name: channel.kind for name, channel in settings.notifiers.items()}
+    webhooks = [n for n, kind in kinds.items() if kind not in ("sms", "voice")]
+    phones = PhoneChannels(
+        sms=next((n for n, kind in kinds.items() if kind == "sms"), None),
+        voice=next((n for n, kind in kinds.items() if kind == "voice"), None),
     )
+    pages = None
+    if phones.names():
+        pages = PageService(
+            engine, delivery, clock, phones, settings.page_confirm_s, settings.console_url
+        )
+    pager = NotifyingPager(
+        engine,
+        delivery,
+        webhooks,
+        pages,
+        settings.console_url,
+        phones.names(),
+        group_language=settings.group_language,
+    )
+    return pager, pages
 
 
 def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
@@ -134,6 +153,9 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
     directory = NodeDirectory(settings.unknown_node_cache_s)
     snapshots = snapshot_storage(settings, engine)
     metrics = DutyMetrics(engine, hub, IngestStats())
+    pages = None
+    if pager is None:
+        pager, pages = _pager(settings, engine, clock, metrics)
     pipeline = IngestPipeline(
         engine,
         clock,
@@ -155,7 +177,8 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
         engine=engine,
         hub=hub,
         directory=directory,
-        pager=pager or _pager(settings, engine, clock, metrics),
+        pager=pager,
+        pages=pages,
         snapshots=snapshots,
         pipeline=pipeline,
         keys=keys_of(settings),

@@ -84,6 +84,11 @@ def start_pending_escalations(services: Services) -> None:
         services.escalation.start(pending)
 
 
+def fail_over_pages(services: Services) -> int:
+    """Move on the pages whose text or call went unconfirmed past the deadline."""
+    return services.pages.fail_over_due() if services.pages is not None else 0
+
+
 def start_scheduler(services: Services) -> BackgroundScheduler:
     """Start the scheduler with the escalation service and the periodic jobs."""
     engine = services.engine
@@ -131,6 +136,15 @@ def _add_periodic_jobs(scheduler: BackgroundScheduler, services: Services) -> No
         id="pending-escalations",
         **once,
     )
+    if services.pages is not None:
+        scheduler.add_job(
+            fail_over_pages,
+            "interval",
+            seconds=max(1.0, min(10.0, settings.page_confirm_s / 4)),
+            args=[services],
+            id="page-failover",
+            **once,
+        )
     scheduler.add_job(
         apply_retention,
         "interval",

@@ -14,6 +14,7 @@ from sqlmodel import Session
 
 from station.duty.alerting.escalation import EscalationService, Pager
 from station.duty.alerting.live_feed import FeedHub
+from station.duty.alerting.pages import PageService
 from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.clock import Clock
 from station.duty.fleet.ingest import IngestPipeline
@@ -42,6 +43,7 @@ class Services:
     pipeline: IngestPipeline
     keys: KeyRing
     metrics: DutyMetrics
+    pages: PageService | None = None
     escalation: EscalationService | None = None
     scheduler: BackgroundScheduler | None = None
     ingest: MqttIngest | None = None

@@ -9,7 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.alerting.deliveries import RetryPolicy
-from station.duty.alerting.notifiers import ChannelSettings
+from station.duty.alerting.notifiers import ChannelSettings, SmsChannel, VoiceChannel
 from station.i18n import DEFAULT_LANGUAGE, Language
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -170,6 +170,18 @@ class DutySettings(BaseSettings):
         default_factory=dict,
         description="Named channels (WeCom/DingTalk robots, SMS) that escalation pages through.",
     )
+    page_confirm_s: float = Field(
+        default=120,
+        gt=0,
+        le=3600,
+        description="A text or call without a delivery receipt this long fails over to the "
+        "next channel (voice after SMS), then to the next person.",
+    )
+    provider_callback_secret: SecretStr | None = Field(
+        default=None,
+        description="Secret the SMS/voice providers' receipt and reply callbacks carry "
+        "(`?key=` in the callback URL set at the provider); callbacks are refused without it.",
+    )
     delivery_retry: RetryPolicy = Field(
         default_factory=RetryPolicy, description="Attempts and backoff per notice."
     )
@@ -190,6 +202,7 @@ class DutySettings(BaseSettings):
                 raise ValueError("UWS_METRICS_TOKEN is a placeholder; set a real secret")
             if self.admin_password.get_secret_value() in PLACEHOLDER_SECRETS:
                 raise ValueError("UWS_ADMIN_PASSWORD is a placeholder; set a real password")
+            self._refuse_placeholder_provider_keys()
             if self.database_url.startswith("sqlite"):
                 raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
         return self
@@ -202,3 +215,15 @@ class DutySettings(BaseSettings):
                 "UWS_VISIT_RETENTION_DAYS"
             )
         return self
+
+    def _refuse_placeholder_provider_keys(self) -> None:
+        for name, channel in self.notifiers.items():
+            if (
+                isinstance(channel, SmsChannel | VoiceChannel)
+                and channel.provider != "logging"
+                and channel.key_secret.get_secret_value() in PLACEHOLDER_SECRETS
+            ):
+                raise ValueError(f"notifier {name!r}: key_secret is a placeholder")
+        callback = self.provider_callback_secret
+        if callback is not None and callback.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("UWS_PROVIDER_CALLBACK_SECRET is a placeholder; set a real secret")

@@ -45,6 +45,7 @@ class DeliveryReport:
     ok: bool
     attempts: int
     last: DeliveryResult
+    delivery_id: int | None = None
 
 
 class DeliveryService:
@@ -78,12 +79,13 @@ class DeliveryService:
             raise UnknownChannelError(f"no notifier named {channel!r}; have {self.channels}")
         self._check_alert(notice.alert_id)
         attempts = 0
+        last_id: int | None = None
 
         def attempt_once() -> DeliveryResult:
-            nonlocal attempts
+            nonlocal attempts, last_id
             attempts += 1
             result = _send_safely(channel, notifier, notice)
-            self._record(channel, notice, attempts, result)
+            last_id = self._record(channel, notice, attempts, result)
             self._on_attempt(channel, result.ok)
             return result
 
@@ -104,14 +106,18 @@ class DeliveryService:
             "delivered" if last.ok else "failed",
             attempts,
         )
-        return DeliveryReport(channel=channel, ok=last.ok, attempts=attempts, last=last)
+        return DeliveryReport(
+            channel=channel, ok=last.ok, attempts=attempts, last=last, delivery_id=last_id
+        )
 
     def _check_alert(self, alert_id: int) -> None:
         with Session(self._engine) as session:
             if session.get(Alert, alert_id) is None:
                 raise AlertNotFoundError(f"no alert {alert_id}")
 
-    def _record(self, channel: str, notice: Notice, attempt: int, result: DeliveryResult) -> None:
+    def _record(
+        self, channel: str, notice: Notice, attempt: int, result: DeliveryResult
+    ) -> int | None:
         # One commit per attempt: the log keeps every try even if a later one never ends.
         row = Delivery(
             alert_id=notice.alert_id,
@@ -122,10 +128,12 @@ class DeliveryService:
             status_code=result.status_code,
             detail=result.detail[:500],
             at=self._clock.now(),
+            message_id=result.message_id[:64] if result.message_id else None,
         )
         with Session(self._engine) as session:
             session.add(row)
             session.commit()
+            return row.id
 
 
 def _send_safely(channel: str, notifier: Notifier, notice: Notice) -> DeliveryResult:

@@ -238,6 +238,16 @@ class Delivery(SQLModel, table=True):
     status_code: int | None = Field(default=None, description="HTTP status, if any.")
     detail: str = Field(default="", max_length=500, description="The result in words.")
     at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    message_id: str | None = Field(
+        default=None, max_length=64, index=True, description="The provider's message/call id."
+    )
+    receipt: str | None = Field(
+        default=None,
+        max_length=16,
+        description="What the provider's receipt said: delivered, failed; unconfirmed when "
+        "none came in time.",
+    )
+    receipt_at: datetime | None = utc_field(nullable=True)
 
 
 class DeliveryPublic(SQLModel):
@@ -252,3 +262,36 @@ class DeliveryPublic(SQLModel):
     status_code: int | None
     detail: str
     at: datetime
+    message_id: str | None
+    receipt: str | None
+    receipt_at: datetime | None
+
+
+class PageState(StrEnum):
+    """Where one page (a chain of texts and calls to the people on duty) stands."""
+
+    WAITING = "waiting"
+    DELIVERED = "delivered"
+    EXHAUSTED = "exhausted"
+    STOPPED = "stopped"
+
+
+class PhonePage(SQLModel, table=True):
+    """One escalation step's page: texts and calls tried in order until one is confirmed."""
+
+    __tablename__ = "page"
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int = Field(foreign_key="alert.id", index=True)
+    level: int = Field(description="Escalation level paged.")
+    chain: list[list[str]] = Field(
+        sa_column=Column(JSON, nullable=False),
+        description="[username, channel] pairs, tried in order: SMS, voice, next person.",
+    )
+    position: int = Field(default=-1, description="The link tried last; -1 before the first.")
+    state: PageState = enum_field(PageState, PageState.WAITING, index=True)
+    delivery_id: int | None = Field(default=None, description="Delivery awaiting its receipt.")
+    short_code: str = Field(max_length=8, index=True, description="Texted back to acknowledge.")
+    deadline_at: datetime = utc_field(index=True)
+    failovers: int = Field(default=0, description="Links given up on for want of a receipt.")
+    created_at: datetime = utc_field(default=True)

@@ -19,8 +19,14 @@ from typing import Annotated, Any, Literal, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
+from station.duty.alerting.phone_providers import (
+    PhoneGateway,
+    PhoneMessage,
+    PhoneProviderSettings,
+    ProviderError,
+    build_gateway,
+)
 from station.duty.clock import Clock, SystemClock
-from station.duty.errors import UpstreamError
 from station.i18n import DEFAULT_LANGUAGE, Language, translations
 from station.i18n.words import KINDS, SEVERITIES, label
 
@@ -73,6 +79,9 @@ class Notice(BaseModel):
     )
     escalation_level: int = Field(default=0, ge=0, le=100, description="0 = first step.")
     language: Language = Field(default=DEFAULT_LANGUAGE, description="What the reader reads.")
+    short_code: str = Field(
+        default="", max_length=16, description="Code a person texts back to acknowledge."
+    )
 
 
 class DeliveryResult(BaseModel):
@@ -83,6 +92,9 @@ class DeliveryResult(BaseModel):
     ok: bool = Field(description="The provider accepted the message.")
     detail: str = Field(default="", description="Why not, or the provider's answer.")
     status_code: int | None = Field(default=None, description="HTTP status, if any.")
+    message_id: str | None = Field(
+        default=None, description="The provider's id of the text or call; receipts name it."
+    )
 
 
 class Notifier(Protocol):
@@ -136,6 +148,8 @@ def render_sms(notice: Notice) -> str:
     )
     if notice.escalation_level:
         text += " (" + _("escalation {level}").format(level=notice.escalation_level) + ")"
+    if notice.short_code:
+        text += " " + _("Reply {code} to acknowledge").format(code=notice.short_code)
     if notice.console_url:
         text += f" {notice.console_url}"
     return text[:SMS_LIMIT_CHARS]
@@ -248,16 +262,11 @@ class DingTalkWebhookNotifier(_WebhookRobot):
         return {"timestamp": str(timestamp_ms), "sign": sign}
 
 
-class SmsGatewayError(UpstreamError):
+class SmsGatewayError(ProviderError):
     """The SMS provider refused or could not be reached."""
 
 
-class SmsGateway(Protocol):
-    """An SMS provider (Aliyun, Tencent Cloud, ...): sends one text to one phone."""
-
-    def send_text(self, phone: str, text: str) -> str:
-        """Send the text; return the provider's message id or raise SmsGatewayError."""
-        ...
+SmsGateway = PhoneGateway
 
 
 @dataclass
@@ -269,36 +278,62 @@ class LoggingSmsGateway:
 
     sent: list[tuple[str, str]] = field(default_factory=list)
 
-    def send_text(self, phone: str, text: str) -> str:
+    def send(self, phone: str, message: PhoneMessage) -> str:
         """Record the text, log it with the phone number masked, and raise: nothing was sent."""
-        self.sent.append((phone, text))
+        self.sent.append((phone, message.text))
         logger.warning(
             "SMS stand-in: %d chars to %s NOT sent (no SMS provider configured)",
-            len(text),
+            len(message.text),
             mask_recipient(phone),
         )
         raise SmsGatewayError("not sent: logging stand-in, no SMS provider configured")
 
 
-class SmsNotifier:
-    """Sends a notice as SMS through the gateway; the recipient is a phone number."""
+class PhoneNotifier:
+    """Sends a notice as a text or a call through a provider; the recipient is a phone."""
 
-    channel = "sms"
+    channel = "phone"
 
-    def __init__(self, gateway: SmsGateway) -> None:
+    def __init__(self, gateway: PhoneGateway) -> None:
         self._gateway = gateway
 
     def send(self, notice: Notice) -> DeliveryResult:
         """Send the short text of the notice to the recipient's phone."""
         if not PHONE_PATTERN.match(notice.recipient):
             return DeliveryResult(ok=False, detail="recipient is not a phone number")
+        message = PhoneMessage(
+            text=render_sms(notice),
+            station=notice.station_id,
+            kind=notice.kind,
+            level=notice.escalation_level,
+            code=notice.short_code,
+            reference=f"alert-{notice.alert_id}",
+        )
         try:
-            message_id = self._gateway.send_text(notice.recipient, render_sms(notice))
-        except SmsGatewayError as err:
-            detail = f"SMS gateway: {err}"[:_DETAIL_LIMIT]
-            logger.warning("SMS to %s failed: %s", mask_recipient(notice.recipient), detail)
+            message_id = self._gateway.send(notice.recipient, message)
+        except ProviderError as err:
+            detail = f"{self.channel} provider: {err}"[:_DETAIL_LIMIT]
+            logger.warning(
+                "%s to %s failed: %s", self.channel, mask_recipient(notice.recipient), detail
+            )
             return DeliveryResult(ok=False, detail=detail)
-        return DeliveryResult(ok=True, detail=f"accepted as {message_id}"[:_DETAIL_LIMIT])
+        return DeliveryResult(
+            ok=True,
+            detail=f"accepted as {message_id}"[:_DETAIL_LIMIT],
+            message_id=message_id or None,
+        )
+
+
+class SmsNotifier(PhoneNotifier):
+    """A text message through an SMS provider."""
+
+    channel = "sms"
+
+
+class VoiceNotifier(PhoneNotifier):
+    """A text-to-speech voice call through a voice-notification provider."""
+
+    channel = "voice"
 
 
 class WebhookChannel(BaseModel):
@@ -322,28 +357,33 @@ class WebhookChannel(BaseModel):
         return self
 
 
-class SmsChannel(BaseModel):
+class SmsChannel(PhoneProviderSettings):
     """Settings of the SMS channel."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    kind: Literal["sms"] = Field(description="SMS through a provider gateway.")
-    provider: Literal["logging"] = Field(
-        default="logging", description="Only the logging stand-in exists so far."
-    )
+    kind: Literal["sms"] = Field(description="SMS through a provider.")
 
 
-ChannelSettings = Annotated[WebhookChannel | SmsChannel, Field(discriminator="kind")]
+class VoiceChannel(PhoneProviderSettings):
+    """Settings of the voice-call channel: the failover after an unconfirmed SMS."""
+
+    kind: Literal["voice"] = Field(description="Text-to-speech voice call through a provider.")
+
+
+PhoneChannel = SmsChannel | VoiceChannel
+ChannelSettings = Annotated[WebhookChannel | SmsChannel | VoiceChannel, Field(discriminator="kind")]
 
 
 def build_notifiers(
-    channels: Mapping[str, WebhookChannel | SmsChannel], clock: Clock | None = None
+    channels: Mapping[str, WebhookChannel | SmsChannel | VoiceChannel], clock: Clock | None = None
 ) -> dict[str, Notifier]:
     """Build one notifier per configured channel name."""
+    now = (clock or SystemClock()).now
     built: dict[str, Notifier] = {}
     for name, channel in channels.items():
-        if isinstance(channel, SmsChannel):
-            built[name] = SmsNotifier(LoggingSmsGateway())
+        if isinstance(channel, SmsChannel | VoiceChannel):
+            gateway = build_gateway(channel, channel.kind, now) or LoggingSmsGateway()
+            kind = SmsNotifier if channel.kind == "sms" else VoiceNotifier
+            built[name] = kind(gateway)
         elif channel.kind == "wecom":
             built[name] = WeComWebhookNotifier(channel.url, channel.timeout_s)
         else:

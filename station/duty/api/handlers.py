@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from station.duty.errors import DutyError, TooManyRequestsError
 
 logger = logging.getLogger(__name__)
+
+
+class ErrorBody(BaseModel):
+    """Every error answer: a message, or for a malformed request the list of what is wrong."""
+
+    detail: str | list[dict[str, Any]] = Field(
+        description="What went wrong: a sentence, or FastAPI's list of validation errors."
+    )
+
+
+# Our own 422s (InvalidRequestError) carry a sentence, FastAPI's carry a list: say both.
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    422: {"model": ErrorBody, "description": "The request is malformed or cannot be answered."}
+}
 
 
 async def duty_error_response(_request: Request, exc: Exception) -> JSONResponse:

@@ -3,14 +3,21 @@ may call it, or PUBLIC); `declare_access` refuses a router with a route that dec
 
 from fastapi import APIRouter
 
-from station.duty.alerting.routes import alerts, deliveries, events, rosters
+from station.duty.alerting.routes import (
+    alerts,
+    deliveries,
+    events,
+    provider_callbacks,
+    rosters,
+)
 from station.duty.api.access import declare_access
+from station.duty.api.handlers import ERROR_RESPONSES
 from station.duty.fleet import model_routes
 from station.duty.fleet import routes as fleet_routes
 from station.duty.people.routes import accounts, cards, entry, member_rights, members, visits
 from station.duty.reports import routes as report_routes
 
-api_router = APIRouter(prefix="/api/v1")
+api_router = APIRouter(prefix="/api/v1", responses=ERROR_RESPONSES)
 for _room_router in (
     accounts.router,
     fleet_routes.router,
@@ -20,6 +27,7 @@ for _room_router in (
     alerts.router,
     rosters.router,
     deliveries.router,
+    provider_callbacks.router,
     members.router,
     member_rights.router,
     cards.router,

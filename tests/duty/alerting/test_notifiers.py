@@ -33,6 +33,7 @@ from station.duty.alerting.notifiers import (
     render_markdown,
     render_sms,
 )
+from station.duty.alerting.phone_providers import PhoneMessage
 from station.duty.alerting.routes import deliveries as deliveries_api
 from station.duty.api.access import Caller, current_caller
 from station.duty.api.handlers import install_error_handler
@@ -83,7 +84,7 @@ class ScriptedNotifier:
 class FailingGateway:
     """An SMS gateway that always refuses."""
 
-    def send_text(self, phone: str, text: str) -> str:
+    def send(self, phone: str, message: PhoneMessage) -> str:
         """Refuse."""
         raise SmsGatewayError("quota exceeded")
 

@@ -1,4 +1,4 @@
-"""The escalation pager on the delivery service: robots once per step, SMS per person."""
+"""The escalation pager on the delivery service: robots once per step, then a phone page."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from sqlalchemy import Engine
 from sqlmodel import Session, col, select
 
 from station.duty.alerting.deliveries import DeliveryService
-from station.duty.alerting.models import Alert, AlertPublic, Delivery
+from station.duty.alerting.models import Alert, AlertPublic, Delivery, PageState, PhonePage
 from station.duty.alerting.notifiers import (
     DeliveryResult,
     LoggingSmsGateway,
@@ -18,6 +18,7 @@ from station.duty.alerting.notifiers import (
     SmsNotifier,
     render_sms,
 )
+from station.duty.alerting.pages import PageService, PhoneChannels, make_notice, station_time_zone
 from station.duty.alerting.paging import NotifyingPager
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.models import Station
@@ -59,7 +60,7 @@ def _user(
         session.commit()
 
 
-def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
+def test_a_step_posts_to_each_robot_and_pages_the_people_with_a_phone(
     engine: Engine, alert: AlertPublic, clock: ManualClock
 ) -> None:
     _user(engine, "wang", "+8613800000001")
@@ -68,7 +69,8 @@ def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
     robot, gateway = RecordingRobot(), LoggingSmsGateway()
     notifiers: dict[str, Notifier] = {"ops-wecom": robot, "sms": SmsNotifier(gateway)}
     delivery = DeliveryService(engine, notifiers, clock, lambda _s: None)
-    pager = NotifyingPager(engine, delivery, ["ops-wecom"], "sms", "https://duty.example/")
+    pages = PageService(engine, delivery, clock, PhoneChannels(sms="sms"), 60)
+    pager = NotifyingPager(engine, delivery, ["ops-wecom"], pages, "https://duty.example/", ["sms"])
     pager.page(alert, ["wang", "li", "zhao"], 2)
     (posted,) = robot.sent
     assert (posted.recipient, posted.escalation_level, posted.alert_id) == (
@@ -87,6 +89,9 @@ def test_a_step_posts_to_each_robot_and_texts_each_person_with_a_phone(
         # The logging stand-in reaches no phone: never recorded as delivered.
         assert {(r.channel, r.recipient, r.ok) for r in rows[1:]} == {("sms", "+86****0001", False)}
         assert session.exec(select(User)).all()  # users untouched
+        # Nobody else has an active phone: the page has nowhere left to go.
+        (page,) = session.exec(select(PhonePage)).all()
+        assert (page.chain, page.state) == ([["wang", "sms"]], PageState.EXHAUSTED)
 
 
 def test_a_pager_naming_an_unconfigured_channel_refuses_to_start(
@@ -94,7 +99,7 @@ def test_a_pager_naming_an_unconfigured_channel_refuses_to_start(
 ) -> None:
     delivery = DeliveryService(engine, {"ops-wecom": RecordingRobot()}, clock, lambda _s: None)
     with pytest.raises(ValueError, match=r"no notifier for channel\(s\) \['sms'\]"):
-        NotifyingPager(engine, delivery, ["ops-wecom"], "sms")
+        NotifyingPager(engine, delivery, ["ops-wecom"], phone_channels=["sms"])
 
 
 def test_each_person_reads_their_notice_in_their_language_and_the_stations_time(
@@ -106,14 +111,14 @@ def test_each_person_reads_their_notice_in_their_language_and_the_stations_time(
         station.time_zone = "Asia/Urumqi"  # UTC+6, two hours behind Beijing
         session.add(station)
         session.commit()
-    _user(engine, "wang", "+8613800000001")
-    _user(engine, "smith", "+8613800000002", language="en")
-    texts = RecordingRobot()
-    delivery = DeliveryService(engine, {"sms": texts}, clock, lambda _s: None)
-    NotifyingPager(engine, delivery, [], "sms").page(alert, ["wang", "smith"], 1)
-    sent = {n.recipient: n for n in texts.sent}
+    zone = station_time_zone(engine, "st-1")
+    chinese = make_notice(
+        alert, [], "+8613800000001", 1, None, language=Language.ZH_CN, time_zone=zone
+    )
+    english = make_notice(
+        alert, [], "+8613800000002", 1, None, language=Language.EN, time_zone=zone
+    )
     local = alert.first_at.astimezone(ZoneInfo("Asia/Urumqi")).strftime("%Y-%m-%d %H:%M")
-    chinese, english = sent["+8613800000001"], sent["+8613800000002"]
     assert (chinese.language, english.language) == ("zh-CN", "en")
     assert chinese.title == "驿站 st-1 发生跌倒 (room)"
     assert chinese.body.startswith(f"自 {local} 起共发现 1 次。")

@@ -118,6 +118,13 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/models/{version_id}/rollout"): {ADMIN},
     ("GET", "/api/v1/nodes/{node_id}/models"): STAFF | {NODE},
     ("GET", "/api/v1/fleet/models"): STAFF,
+    # Provider callbacks carry no staff token: each checks the provider's callback key itself.
+    ("POST", "/api/v1/providers/aliyun/sms-reports"): PUBLIC,
+    ("POST", "/api/v1/providers/aliyun/sms-replies"): PUBLIC,
+    ("POST", "/api/v1/providers/aliyun/voice-reports"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/sms-status"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/sms-replies"): PUBLIC,
+    ("POST", "/api/v1/providers/tencent/voice"): PUBLIC,
 }
 
 
@@ -250,6 +257,12 @@ BODIES: dict[tuple[str, str], Any] = {
         "classes": ["person"],
     },
     ("POST", "/api/v1/models/{version_id}/rollout"): {"stage": "all"},
+    ("POST", "/api/v1/providers/aliyun/sms-reports"): [],
+    ("POST", "/api/v1/providers/aliyun/sms-replies"): [],
+    ("POST", "/api/v1/providers/aliyun/voice-reports"): [],
+    ("POST", "/api/v1/providers/tencent/sms-status"): [],
+    ("POST", "/api/v1/providers/tencent/sms-replies"): {"mobile": "1", "text": "1"},
+    ("POST", "/api/v1/providers/tencent/voice"): {},
 }
 QUERIES: dict[tuple[str, str], dict[str, str]] = {
     ("GET", "/api/v1/members/{member_id}/qr.png"): {"scope": "st-1"},
