@@ -56,15 +56,16 @@ def test_judged_alerts_export_with_boxes_splits_and_manifest(
         boxes = [LYING, STANDING] if kind is EventKind.FALL else [STANDING]
         ingest(api, event(f"ev-{n}", now, kind=kind, zone=f"z{n}", boxes=boxes))
         duty.snapshots.save("node-1", f"ev-{n}", _jpeg(40 * n))
-    ingest(api, event("ev-old-node", now, kind=EventKind.PERSON, zone="z9"))
+    ingest(api, event("ev-old-node", now, kind=EventKind.CROWD, zone="z9"))
     duty.snapshots.save("node-1", "ev-old-node", _jpeg(9))
     staff = user_headers(api, "li", "duty")
-    alerts = {a["kind"]: a["id"] for a in api.get("/api/v1/alerts", headers=AUTH).json()["items"]}
+    listed = api.get("/api/v1/alerts", headers=AUTH).json()["items"]
+    alerts = {a["kind"]: a["id"] for a in listed if a["zone"] != "z9"}
+    old_node = next(a["id"] for a in listed if a["zone"] == "z9")
     for name, verdict in (("fall", "false_alarm"), ("fire", "confirmed"), ("smoke", "false_alarm")):
         body = {"verdict": verdict}
         api.post(f"/api/v1/alerts/{alerts[name]}/verdict", json=body, headers=staff)
-    person = f"/api/v1/alerts/{alerts['person']}/verdict"
-    api.post(person, json={"verdict": "confirmed"}, headers=staff)
+    api.post(f"/api/v1/alerts/{old_node}/verdict", json={"verdict": "confirmed"}, headers=staff)
 
     out = tmp_path / "set"
     summary = export_training_set(duty.engine, duty.snapshots, out, FALL_MODEL, val_fraction=0.3)

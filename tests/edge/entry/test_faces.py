@@ -239,9 +239,11 @@ def test_withdrawn_consent_deletes_the_template_and_the_cloud_holds_no_face_data
             for column in schema.get_columns(table):
                 name = column["name"].lower()
                 assert not any(w in name for w in ("face", "template", "descriptor", "embedding"))
-                # Binary columns: the scheduler's pickled job state, and event snapshots the
-                # node blurred (faces blurred before they leave it); no face data fits elsewhere.
-                if (table, name) not in {("snapshot", "jpeg")} and table != "apscheduler_jobs":
+                # Binary columns: the scheduler's pickled job state, event snapshots the node
+                # blurred (faces blurred before they leave it) and model weights in the registry;
+                # no face data fits elsewhere.
+                allowed = {("snapshot", "jpeg"), ("model_weights", "data")}
+                if (table, name) not in allowed and table != "apscheduler_jobs":
                     assert not isinstance(column["type"], LargeBinary), (table, name)
     finally:
         database.dispose()
