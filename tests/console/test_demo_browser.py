@@ -97,12 +97,12 @@ def _fire_response(api: str) -> bool:
 
 def _console(page: Page, demo: Demo) -> None:
     page.goto(f"{demo.api}/#token=dev-token")
-    card = page.locator("article.alert", has_text="fall").first
+    card = page.locator("article.alert", has_text="跌倒").first
     expect(card).to_be_visible(timeout=30_000)
-    expect(card.locator(".chip.sev")).to_have_text("critical")
+    expect(card.locator(".chip.sev")).to_have_text("紧急")
     expect(card.locator("img")).to_be_visible(timeout=30_000)
-    expect(card).to_contain_text("escalation 1", timeout=30_000)
-    expect(page.locator("article.alert", has_text="fire").first).to_be_visible()
+    expect(card).to_contain_text("升级 1", timeout=30_000)
+    expect(page.locator("article.alert", has_text="火情").first).to_be_visible()
     page.screenshot(path=str(ARTIFACTS / "demo-console.png"), full_page=True)
     # For the README: the clips' own frames may not be published, so the snapshots are masked.
     masked = page.locator("article.alert img")
@@ -111,15 +111,15 @@ def _console(page: Page, demo: Demo) -> None:
 
 def _dashboard(page: Page, demo: Demo) -> None:
     page.goto(demo.dashboard)
-    page.get_by_label("Username").fill("admin")
-    page.get_by_role("textbox", name="Password").fill("change-me-please")
-    page.get_by_role("button", name="Sign in").click()
-    expect(page.get_by_role("heading", name="Overview")).to_be_visible(timeout=60_000)
-    inside = page.locator("[data-testid='stMetric']", has_text="Inside now")
+    page.get_by_label("用户名").fill("admin")
+    page.get_by_role("textbox", name="密码").fill("change-me-please")
+    page.get_by_role("button", name="登录").click()
+    expect(page.get_by_role("heading", name="总览")).to_be_visible(timeout=60_000)
+    inside = page.locator("[data-testid='stMetric']", has_text="当前在站")
     expect(inside).to_contain_text("1", timeout=30_000)
     page.screenshot(path=str(ARTIFACTS / "demo-dashboard.png"), full_page=True)
-    page.get_by_role("link", name="Devices and nodes").click()
-    expect(page.get_by_role("heading", name="Station devices")).to_be_visible(timeout=60_000)
+    page.get_by_role("link", name="设备与节点").click()
+    expect(page.get_by_role("heading", name="驿站设备")).to_be_visible(timeout=60_000)
     page.screenshot(path=str(ARTIFACTS / "demo-devices.png"), full_page=True)
 
 

@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 
 from apscheduler.jobstores.base import JobLookupError
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from station.duty.alerting.alerts import SYSTEM_ACTOR, record_change
@@ -170,7 +171,21 @@ class SharedJobStore(SQLAlchemyJobStore):  # type: ignore[misc]
         except JobLookupError:
             logger.debug("job %s was already removed by another replica", job_id)
 
+    def get_next_run_time(self) -> datetime | None:
+        """The earliest due time; after a lost database connection, now (so it looks again).
 
+        APScheduler 3 does not guard this call: an error here would end the scheduler's thread,
+        and with it every escalation of this replica.
+        """
+        try:
+            found: datetime | None = super().get_next_run_time()
+        except SQLAlchemyError as err:
+            logger.warning("job store unreadable, retrying: %s", err)
+            return datetime.now(UTC) + _JOBSTORE_RETRY
+        return found
+
+
+_JOBSTORE_RETRY = timedelta(seconds=2)
 _ESCALATION_BY_DATABASE: dict[str, EscalationService] = {}
 
 
