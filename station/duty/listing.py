@@ -31,7 +31,8 @@ class Paging:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Items to skip.")] = 0,
+        # Bounded: a database integer, so a huge offset is a 422, not a 500.
+        offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

@@ -127,7 +127,7 @@ def test_the_demo_shows_a_fall_a_fire_at_the_door_and_a_visit(browser: Browser, 
     wait_until(lambda: _items(demo.api, "/alerts", kind="fall"), 150, "the fall alert")
     # The fire response opens the door, cuts the sockets, starts the fan; a worker is inside.
     wait_until(lambda: _fire_response(demo.api), 60, "the door, sockets and fan on fire")
-    wait_until(lambda: _items(demo.api, "/visits"), 30, "the worker's visit")
+    wait_until(lambda: _items(demo.api, "/visits"), 120, "the worker's visit")
     (fire,) = _items(demo.api, "/alerts", kind="fire")
     assert fire["severity"] == "critical"
     assert _items(demo.api, "/alerts", kind="person") == []  # presence pages nobody

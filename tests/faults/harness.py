@@ -446,8 +446,19 @@ def tally(s: Site, ledger: Ledger, fault: str, seed: int) -> Tally:
     result.produced, result.stored = len(expected), len(set(stored) & expected)
     result.lost = len(expected - set(stored))
     with s.engine.connect() as conn:
-        alerts = conn.execute(text("SELECT station_id, kind, zone, status, count FROM alert")).all()
-        pages = conn.execute(text("SELECT state, position FROM page")).all()
+        # The hazards the nodes sent; a killed node may also raise station_offline, rightly.
+        alerts = conn.execute(
+            text(
+                "SELECT station_id, kind, zone, status, count FROM alert"
+                " WHERE kind IN ('fall', 'smoke')"
+            )
+        ).all()
+        pages = conn.execute(
+            text(
+                "SELECT page.state, page.position FROM page JOIN alert ON alert.id = page.alert_id"
+                " WHERE alert.kind IN ('fall', 'smoke')"
+            )
+        ).all()
     folded = sum(int(row[4]) for row in alerts)
     # An event stored twice under one id, or folded into its alert twice, shows as surplus.
     result.duplicated = (len(stored) - len(set(stored))) + max(0, folded - len(stored))
