@@ -292,6 +292,8 @@ class PageService:
         link = self._claim(page_id, expected, unconfirmed)
         if link is None:
             return False
+        # Every link of a page is about the same alert, so the same station.
+        time_zone = station_time_zone(self._engine, link.alert.station_id)
         while link is not None:
             phones = _with_phone(self._engine, [link.username])
             report = None
@@ -305,7 +307,7 @@ class PageService:
                     self._console_url,
                     link.code,
                     language=language,
-                    time_zone=station_time_zone(self._engine, link.alert.station_id),
+                    time_zone=time_zone,
                 )
                 report = self._delivery.deliver(link.channel, notice)
             if report is not None and report.ok:
