@@ -12,11 +12,24 @@ from playwright.sync_api import Browser
 from tests.support.broker import MosquittoBroker
 from tests.support.browser import chromium
 from tests.support.database import fresh_database
+from tests.support.reaper import EXIT_GRACE_S, exit_within, mark_this_run, reap_leftovers
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
 
 REPO = Path(__file__).resolve().parent.parent
+RUN = mark_this_run()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Kill what the tests left running and bound the interpreter's exit."""
+    left = reap_leftovers(RUN)
+    if left:
+        print(f"\nthe tests left {len(left)} process(es) running, now killed:")
+        for command in left:
+            print(f"  {command}")
+    exit_within(EXIT_GRACE_S, int(exitstatus))
 
 
 def _shared_dir(env: str, default: Path) -> Path:

@@ -77,11 +77,15 @@ def escalate_soon(services: Services, opened: list[int]) -> None:
 
 
 def start_pending_escalations(services: Services) -> None:
-    """Safety net: start escalation for open alerts that never got it (a crash, say)."""
+    """Safety net: start escalation for open alerts that never got it, and resume steps that
+    stalled (a crash or a lost database connection between advancing and paging)."""
+    if services.escalation is None:
+        return
     with Session(services.engine) as session:
         pending = unescalated(session)
-    if pending and services.escalation is not None:
+    if pending:
         services.escalation.start(pending)
+    services.escalation.resume_stalled()
 
 
 def fail_over_pages(services: Services) -> int:

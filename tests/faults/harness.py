@@ -427,7 +427,7 @@ def settle(s: Site, ledger: Ledger, timeout_s: float = 180) -> None:
 
     wait_until(drained, timeout_s, "every event produced and receipted")
     ledger.check_acknowledged_are_stored()
-    wait_until(lambda: _pages_settled(s.engine), 120, "every page delivered")
+    wait_until(lambda: _pages_settled(s.engine), 240, "every page delivered")
 
 
 def _pages_settled(engine: Engine) -> bool:

@@ -208,7 +208,8 @@ class AlertBook:
         alert.resolved_by = alert.resolved_at = None
         alert.reopened += 1
         alert.active_events = 0
-        alert.escalation_level = 0
+        alert.escalation_level = alert.paged_steps = 0
+        alert.next_step_at = None
         alert.escalation_policy = None  # escalation starts over
         self._open[(station_id, kind, zone)] = alert
         assert alert.id is not None

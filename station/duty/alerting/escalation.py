@@ -30,6 +30,10 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_STEPS = (EscalationStep(level=1, wait_s=300), EscalationStep(level=2, wait_s=600))
 DEFAULT_REPEAT = 2
+# Longer than one step's notices take with every retry (3 tries, 2 s then 4 s, per channel).
+STEP_LEASE = timedelta(seconds=120)
+# A step's job runs on time; this late, its job was lost (a failed write, say).
+OVERDUE = timedelta(seconds=10)
 
 
 class StepScheduler(Protocol):
@@ -96,37 +100,94 @@ class EscalationService:
                 region = _region(session, alert.station_id)
                 steps, repeat = policy_for(session, region)
                 alert.escalation_policy = [*steps, {"repeat": repeat}]
+                alert.next_step_at = now
                 session.add(alert)
                 session.commit()
             self._scheduler.schedule(alert_id, 0, now)
 
     def run_step(self, alert_id: int, step: int) -> None:
-        """Run one step unless the alert was answered, snoozed, or the step already ran."""
+        """Run one step unless the alert was answered, snoozed, or the step already ran;
+        resume a step whose notices never went out (its replica died or lost the database)."""
         now = self._clock.now()
+        claimed = self._claim(alert_id, step, now)
+        if claimed is None:
+            return
+        public, people, current = claimed
+        if not people:
+            logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
+        due = now + timedelta(seconds=current.wait_s)
+        try:
+            self._scheduler.schedule(alert_id, step + 1, due)
+            self._on_step(current.level)
+            self._pager.page(public, people, current.level)
+        except SQLAlchemyError:
+            self._release(alert_id, step, now)
+            raise
+        self._mark_paged(alert_id, step, due)
+
+    def resume_stalled(self) -> int:
+        """Run every step that is overdue (its job was lost) or stalled half-way; return how
+        many. Running a step twice is harmless: the row lock and the checks make it a no-op."""
+        with Session(self._engine) as session:
+            found = stalled(session, self._clock.now() - OVERDUE)
+        for alert_id, step in found:
+            logger.warning("alert %s: escalation step %d overdue, resuming", alert_id, step)
+            self.run_step(alert_id, step)
+        return len(found)
+
+    def _claim(
+        self, alert_id: int, step: int, now: datetime
+    ) -> tuple[AlertPublic, list[str], EscalationStep] | None:
+        """Advance the level (or retake a stalled step) and hold the step for STEP_LEASE."""
         with Session(self._engine) as session:
             alert = session.get(Alert, alert_id, with_for_update=True)
-            if alert is None or not _due(alert, step):
-                return
+            if alert is None or alert.status is not AlertStatus.OPEN or alert.suppressed:
+                return None
+            resuming = _stalled_at(alert, step, now)
+            if not resuming and alert.escalation_level != step:
+                return None
             if alert.snoozed_until and alert.snoozed_until > now:
+                alert.next_step_at = alert.snoozed_until
+                session.commit()
                 self._scheduler.schedule(alert_id, step, alert.snoozed_until)
-                return
+                return None
             steps, repeat = _copied_policy(alert)
             if step >= len(steps) * (repeat + 1):
                 logger.warning("alert %s: escalation exhausted without acknowledgement", alert_id)
-                return
+                alert.next_step_at = None
+                session.commit()
+                return None
             current = steps[step % len(steps)]
             people = on_duty(session, _region(session, alert.station_id), current.level, now)
-            alert.escalation_level = step + 1
+            if not resuming:
+                alert.escalation_level = step + 1
+                note = ", ".join(people) or "nobody on duty at this level"
+                record_change(session, alert, f"escalated:{current.level}", SYSTEM_ACTOR, note)
+            alert.next_step_at = now + STEP_LEASE
             session.add(alert)
-            note = ", ".join(people) or "nobody on duty at this level"
-            record_change(session, alert, f"escalated:{current.level}", SYSTEM_ACTOR, note)
-            session.commit()
+            # Read before the commit: after it, reading would need the connection again.
             public = AlertPublic.model_validate(alert)
-        if not people:
-            logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
-        self._on_step(current.level)
-        self._pager.page(public, people, current.level)
-        self._scheduler.schedule(alert_id, step + 1, now + timedelta(seconds=current.wait_s))
+            session.commit()
+        return public, people, current
+
+    def _mark_paged(self, alert_id: int, step: int, due: datetime) -> None:
+        with Session(self._engine) as session:
+            alert = session.get(Alert, alert_id, with_for_update=True)
+            if alert is not None and alert.paged_steps <= step:
+                alert.paged_steps = step + 1
+                alert.next_step_at = due
+                session.commit()
+
+    def _release(self, alert_id: int, step: int, now: datetime) -> None:
+        """Let the sweep retake a step that failed half-way without waiting out its lease."""
+        try:
+            with Session(self._engine) as session:
+                alert = session.get(Alert, alert_id, with_for_update=True)
+                if alert is not None and alert.paged_steps == step:
+                    alert.next_step_at = now
+                    session.commit()
+        except SQLAlchemyError as err:
+            logger.warning("alert %s: step %d leased until it lapses: %s", alert_id, step, err)
 
 
 def unescalated(session: Session) -> list[int]:
@@ -142,11 +203,24 @@ def unescalated(session: Session) -> list[int]:
     return [r for r in rows if r is not None]
 
 
-def _due(alert: Alert, step: int) -> bool:
-    """Whether step should run: still unanswered, and not run before."""
-    if alert.status is not AlertStatus.OPEN or alert.suppressed:
-        return False
-    return alert.escalation_level == step
+def stalled(session: Session, before: datetime) -> list[tuple[int, int]]:
+    """(alert id, step) of open alerts whose step was due, or leased, before `before`."""
+    rows = session.exec(
+        select(Alert.id, Alert.escalation_level, Alert.paged_steps).where(
+            Alert.status == AlertStatus.OPEN,
+            col(Alert.suppressed).is_(False),
+            col(Alert.escalation_policy).is_not(None),
+            col(Alert.next_step_at) < before,
+        )
+    ).all()
+    # A level ahead of the pages is a step that advanced but never sent its notices.
+    return [(i, level - 1 if level > paged else level) for i, level, paged in rows if i]
+
+
+def _stalled_at(alert: Alert, step: int, now: datetime) -> bool:
+    """Whether `step` advanced the level but its notices never went out, and its lease lapsed."""
+    lapsed = alert.next_step_at is not None and alert.next_step_at <= now
+    return lapsed and alert.escalation_level == step + 1 and alert.paged_steps == step
 
 
 def _copied_policy(alert: Alert) -> tuple[list[EscalationStep], int]:
@@ -197,7 +271,11 @@ def run_escalation_step(database: str, alert_id: int, step: int) -> None:
             "no escalation service for %s; step %d of alert %d skipped", database, step, alert_id
         )
         return
-    service.run_step(alert_id, step)
+    try:
+        service.run_step(alert_id, step)
+    except SQLAlchemyError as err:
+        # The alert row says how far the step got; the sweep resumes it once it is overdue.
+        logger.warning("alert %d step %d: database lost, resumed later: %s", alert_id, step, err)
 
 
 class JobStoreScheduler:

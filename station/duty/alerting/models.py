@@ -136,6 +136,10 @@ class Alert(SQLModel, table=True):
     suppressed: bool = Field(default=False, description="Held back: its station is offline.")
     reopened: int = Field(default=0, description="Times it fired again soon after resolution.")
     escalation_level: int = Field(default=0, description="Escalation steps run so far.")
+    paged_steps: int = Field(default=0, description="Escalation steps whose notices went out.")
+    next_step_at: datetime | None = utc_field(
+        nullable=True, index=True
+    )  # next step due; while a step sends, when it counts as stalled
     escalation_policy: list[dict[str, Any]] | None = Field(
         default=None,
         sa_column=Column(JSON(none_as_null=True), nullable=True),

@@ -5,12 +5,19 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
 from sqlalchemy import Engine
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, col, select
 
 from station.contracts import EventKind, NodeState, NodeStatus, NodeTopics, TopicKind
 from station.duty.alerting import alerts
-from station.duty.alerting.escalation import EscalationService, unescalated
+from station.duty.alerting.escalation import (
+    OVERDUE,
+    STEP_LEASE,
+    EscalationService,
+    unescalated,
+)
 from station.duty.alerting.models import Alert, AlertAction, AlertPublic
 from station.duty.alerting.roster_models import EscalationPolicy, RosterOverride, Rotation
 from station.duty.alerting.rosters import coverage_gaps, on_duty, on_shift
@@ -207,3 +214,89 @@ def test_sweep_starts_escalation_that_never_started_and_only_once(
     assert [job[1] for job in sched.jobs] == [0]
     with Session(engine) as session:
         assert unescalated(session) == []
+
+
+@dataclass
+class DroppingPager(RecordingPager):
+    """Loses the database in the middle of the first page, as a cut connection does."""
+
+    fail_next: bool = True
+
+    def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
+        """Fail once, then record."""
+        if self.fail_next:
+            self.fail_next = False
+            raise OperationalError("INSERT INTO page", {}, Exception("connection lost"))
+        super().page(alert, usernames, level)
+
+
+def _fall_alert(engine: Engine, clock: ManualClock, service: EscalationService) -> int:
+    pipeline = IngestPipeline(engine, clock, _directory(), on_opened=service.start)
+    pipeline.process([inbound(event("ev-1", clock.now(), kind=EventKind.FALL))])
+    with Session(engine) as session:
+        (alert_id,) = session.exec(select(Alert.id)).all()
+    assert alert_id is not None
+    return alert_id
+
+
+def test_a_step_that_lost_the_database_while_paging_is_resumed_once(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _setup(engine)
+    sched, pager = RecordingScheduler(), DroppingPager()
+    service = EscalationService(engine, clock, sched, pager)
+    alert_id = _fall_alert(engine, clock, service)
+    with pytest.raises(OperationalError):
+        _run_due(service, sched, clock)
+    assert pager.pages == []
+    assert service.resume_stalled() == 0  # not overdue yet: another thread may be sending
+
+    clock.advance(OVERDUE.total_seconds() + 1)
+    assert service.resume_stalled() == 1
+    assert pager.pages == [(alert_id, ("li",), 1)]
+    clock.advance(OVERDUE.total_seconds() + 1)
+    assert service.resume_stalled() == 0  # paged: nothing stalled, nothing sent twice
+    assert pager.pages == [(alert_id, ("li",), 1)]
+    with Session(engine) as session:
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        assert (alert.escalation_level, alert.paged_steps) == (1, 1)
+
+
+def test_a_step_whose_job_was_lost_runs_from_the_sweep(engine: Engine, clock: ManualClock) -> None:
+    _setup(engine)
+    sched, pager = RecordingScheduler(), RecordingPager()
+    service = EscalationService(engine, clock, sched, pager)
+    alert_id = _fall_alert(engine, clock, service)
+    _run_due(service, sched, clock)
+    sched.jobs.clear()  # the second step's job was never stored
+    clock.advance(300 + OVERDUE.total_seconds() + 1)
+    assert service.resume_stalled() == 1
+    assert pager.pages == [(alert_id, ("li",), 1), (alert_id, ("wang",), 2)]
+
+
+def test_a_crashed_step_is_held_by_its_lease_then_resumed(
+    engine: Engine, clock: ManualClock
+) -> None:
+    """A replica that died between advancing the level and paging leaves the step leased."""
+    _setup(engine)
+    sched = RecordingScheduler()
+
+    class CrashError(Exception):
+        """The replica's process ends here."""
+
+    class CrashingPager:
+        def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
+            raise CrashError
+
+    alert_id = _fall_alert(engine, clock, EscalationService(engine, clock, sched, CrashingPager()))
+    with pytest.raises(CrashError):
+        _run_due(EscalationService(engine, clock, sched, CrashingPager()), sched, clock)
+
+    pager = RecordingPager()
+    survivor = EscalationService(engine, clock, RecordingScheduler(), pager)
+    clock.advance(OVERDUE.total_seconds() + 1)
+    assert survivor.resume_stalled() == 0  # still leased: it might be sending right now
+    clock.advance(STEP_LEASE.total_seconds())
+    assert survivor.resume_stalled() == 1
+    assert pager.pages == [(alert_id, ("li",), 1)]
