@@ -1,8 +1,11 @@
 """Escalation: the policy is copied onto an alert when it opens, and its steps run as
 persistent APScheduler jobs until someone acknowledges.
 
-Each step runs at most once: the job locks the alert row and checks how far escalation has
-got, so a job that two replicas both pick up, or that runs again after a restart, is a no-op.
+Each step advances the level once: the job locks the alert row and checks how far escalation
+has got, so a job that two replicas both pick up, or that runs again after a restart, is a
+no-op. A step whose notices never went out (its replica died, or lost the database, between
+advancing and paging) is retaken by a sweep once its lease lapses: a page may then go out
+twice, but is never lost.
 """
 
 from __future__ import annotations
