@@ -34,6 +34,7 @@ from tests.faults.node_main import event_id
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import AUTH, TOKEN, DutyServer, wait_until
 from tests.support.phone_provider import KEY_ID, SECRET, FakeProvider, fake_provider
+from tests.support.private_postgres import PrivatePostgres
 
 REPO = Path(__file__).resolve().parents[2]
 CALLBACK_KEY = "fault-callback-key-0123456789"
@@ -379,10 +380,17 @@ class Site:
     engine: Engine
     nodes: list[NodeProcess]
     stack: ExitStack
+    postgres: PrivatePostgres | None = None  # the site's own server, where a fault kills it
 
 
 @contextmanager
-def site(tmp: Path, pg_url: str, node_count: int = 2, events: int = 40) -> Iterator[Site]:
+def site(
+    tmp: Path,
+    pg_url: str,
+    node_count: int = 2,
+    events: int = 40,
+    postgres: PrivatePostgres | None = None,
+) -> Iterator[Site]:
     """Start the broker, the provider, one replica and the nodes' folders (not the nodes)."""
     with ExitStack() as stack:
         broker = MosquittoBroker(tmp / "broker")
@@ -403,7 +411,7 @@ def site(tmp: Path, pg_url: str, node_count: int = 2, events: int = 40) -> Itera
             stack.callback(node.kill)
         poster = ReceiptPoster(provider, duty.url).start()
         stack.callback(poster.stop)
-        yield Site(tmp, pg_url, broker, provider, duty, engine, nodes, stack)
+        yield Site(tmp, pg_url, broker, provider, duty, engine, nodes, stack, postgres)
 
 
 def _register(duty: DutyServer, nodes: list[str]) -> None:
