@@ -35,6 +35,9 @@ def _setup_logging(level: str, form: str = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
+GRACEFUL_STOP_S = 5
+
+
 def _run_duty(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -52,7 +55,14 @@ def _run_duty(args: argparse.Namespace) -> int:
     except KeyFileError as err:
         logger.error(_("cloud-duty's keys: %s"), err)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Open SSE feeds would hold a stop forever; consoles reconnect with Last-Event-ID.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=GRACEFUL_STOP_S,
+    )
     return 0
 
 
