@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from apscheduler.executors.pool import ThreadPoolExecutor
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
@@ -93,12 +94,27 @@ def fail_over_pages(services: Services) -> int:
     return services.pages.fail_over_due() if services.pages is not None else 0
 
 
+class StoppingThreadPool(ThreadPoolExecutor):  # type: ignore[misc]
+    """APScheduler's thread pool, except that a stop drops the jobs still queued.
+
+    The pool would otherwise run its whole backlog before the process may exit (systemd then
+    kills it mid-job). Dropping is safe: every escalation step is on its alert's row and the
+    sweep of the next replica to run resumes it.
+    """
+
+    def shutdown(self, wait: bool = True) -> None:
+        """Finish the running jobs (if `wait`), cancel the queued ones."""
+        self._pool.shutdown(wait, cancel_futures=True)
+
+
 def start_scheduler(services: Services) -> BackgroundScheduler:
     """Start the scheduler with the escalation service and the periodic jobs."""
     engine = services.engine
     durable = SharedJobStore(engine=engine, tablename="apscheduler_jobs")
     scheduler = BackgroundScheduler(
-        timezone="UTC", jobstores={"default": MemoryJobStore(), "durable": durable}
+        timezone="UTC",
+        jobstores={"default": MemoryJobStore(), "durable": durable},
+        executors={"default": StoppingThreadPool()},
     )
     steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
     escalation = EscalationService(
