@@ -1,5 +1,7 @@
 """Entry: a QR code or a matched face -> unlock -> the door contact confirms -> a Visit.
 
+A door already open or held unlocked (a fire) cannot confirm: there the Visit starts at once.
+
 Works with the cloud unreachable: tokens verify offline with cloud-duty's public key, the
 replay cache and revocation list live in a local file, and visits wait in the outbox.
 """
@@ -52,6 +54,9 @@ class DoorOpener(Protocol):
 
     def request_unlock(self, reason: str) -> None:
         """Send UNLOCK to the lock (never retained) without waiting."""
+
+    def stands_open(self) -> bool:
+        """Whether the door is open already or held unlocked (a fire), so no opening may come."""
 
 
 class VisitSink(Protocol):
@@ -331,8 +336,13 @@ class EntryController:
             reason += "; anti-passback: already inside"
             log.warning("anti-passback: member %s entered again without an exit", member_id)
         self._door.request_unlock(f"{method.value} entry")
-        self._pending.append(_Pending(member_id, method, now))
         self._log(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        if self._door.stands_open():
+            # Held open by a fire, or open already: no opening will confirm the entry, and a
+            # worker inside during a fire is the one duty staff most need to know of.
+            self._enter(_Pending(member_id, method, now), now)
+        else:
+            self._pending.append(_Pending(member_id, method, now))
         return Decision(True, method, member_id, reason)
 
     def _log(self, entry: AuditEntry) -> None:
