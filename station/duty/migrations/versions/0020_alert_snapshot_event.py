@@ -13,7 +13,6 @@ Existing alerts show what they showed before: their last event.
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-import sqlmodel
 from alembic import op
 
 revision: str = "0020"
@@ -26,9 +25,7 @@ def upgrade() -> None:
     """Apply this revision."""
     op.add_column(
         "alert",
-        sa.Column(
-            "snapshot_event_id", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True
-        ),
+        sa.Column("snapshot_event_id", sa.String(length=64), nullable=True),
     )
     op.execute(sa.text("UPDATE alert SET snapshot_event_id = last_event_id"))
 
