@@ -83,9 +83,14 @@ def test_an_opening_confirms_the_entry_and_an_unopened_door_records_nothing(
 
 def test_a_door_held_open_starts_the_visit_at_admission(tmp_path: Path) -> None:
     controller, door, sink, clock = _setup(tmp_path, confirm_timeout_s=10)
-    door.held_open = True  # a fire holds it: no opening will come to confirm anyone
+    controller.room_seen(2)
+    door.held_open = True  # a fire holds it: no opening may come to confirm anyone
     assert controller.present_qr(_token(clock)).allowed  # type: ignore[union-attr]
     assert [v.member_id for v in sink.visits] == ["m-1"]
+    controller.door_changed(True)  # the worker pushes the held door: walking in, not out
+    controller.room_seen(1)  # a drop now is no exit: that opening was theirs
+    assert [v.member_id for v in sink.visits] == ["m-1"]
+    assert sink.visits[0].exited_at is None
     clock.move(30)
     controller.tick()  # nothing pending expires as "not entered"
     assert [e.outcome for e in controller.store.audit_log()] == ["unlocked"]
