@@ -142,6 +142,7 @@ class Alert(ApiModel):
     acknowledged_by: str | None
     resolved_by: str | None
     last_event_id: str | None
+    snapshot_event_id: str | None = None
     verdict: str | None
     verdict_by: str | None
 

@@ -81,7 +81,9 @@ right.altair_chart(charts.buckets(stats.occupations, _("occupation"), sort=True)
 def _alert_card(alert: Alert) -> None:
     """One alert with its blurred snapshot and the staff verdict."""
     image, text = st.columns([1, 2])
-    jpeg = data.snapshot(token, alert.last_event_id) if alert.last_event_id else None
+    # The last event with a picture: a sensor's event folded in after a camera's has none.
+    shown = alert.snapshot_event_id or alert.last_event_id
+    jpeg = data.snapshot(token, shown) if shown else None
     if jpeg:
         image.image(jpeg, caption=_("blurred snapshot"), width="stretch")
     else:

@@ -63,7 +63,7 @@ def alerts(
             fresh.update(acknowledged_at=None, acknowledged_by=None)
             alerts.append(fresh)
     for n, alert in enumerate(alerts):
-        alert["last_event_id"] = f"ev-seed-{n + 1:07d}"
+        alert["last_event_id"] = alert["snapshot_event_id"] = f"ev-seed-{n + 1:07d}"
     ids = list(
         conn.execute(
             insert(table_of(Alert)).returning(table_of(Alert).c.id, sort_by_parameter_order=True),

@@ -186,6 +186,11 @@ class DoorLock(Device):
         """Return the last lock state the controller reported."""
         return self.lock_state
 
+    def stands_open(self) -> bool:
+        """Whether someone let in may pass with no opening to see: the door is open already,
+        or the escape hold or the fire input keeps it unlocked."""
+        return bool(self.is_open) or bool(self.hold) or self.fire_input
+
     def request_unlock(self, reason: str) -> None:
         """Send UNLOCK without waiting: the rules' path, which must never block."""
         self.last_unlock_reason = reason

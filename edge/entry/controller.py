@@ -1,5 +1,7 @@
 """Entry: a QR code or a matched face -> unlock -> the door contact confirms -> a Visit.
 
+A door already open or held unlocked (a fire) cannot confirm: there the Visit starts at once.
+
 Works with the cloud unreachable: tokens verify offline with cloud-duty's public key, the
 replay cache and revocation list live in a local file, and visits wait in the outbox.
 """
@@ -52,6 +54,9 @@ class DoorOpener(Protocol):
 
     def request_unlock(self, reason: str) -> None:
         """Send UNLOCK to the lock (never retained) without waiting."""
+
+    def stands_open(self) -> bool:
+        """Whether the door is open already or held unlocked (a fire), so no opening may come."""
 
 
 class VisitSink(Protocol):
@@ -117,6 +122,8 @@ class _Pending:
     member_id: str | None
     method: VisitMethod
     at: datetime
+    # The visit began at admission (the door stood open): an opening now is them walking in.
+    entered: bool = False
 
 
 class EntryController:
@@ -246,7 +253,9 @@ class EntryController:
             self._expire_pending(now)
             if self._pending:
                 # Someone let in walks through: the count rises, no one is seen leaving.
-                self._enter(self._pending.popleft(), now)
+                pending = self._pending.popleft()
+                if not pending.entered:
+                    self._enter(pending, now)
                 return
             self._opened_at = now
 
@@ -331,8 +340,14 @@ class EntryController:
             reason += "; anti-passback: already inside"
             log.warning("anti-passback: member %s entered again without an exit", member_id)
         self._door.request_unlock(f"{method.value} entry")
-        self._pending.append(_Pending(member_id, method, now))
         self._log(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        pending = _Pending(member_id, method, now)
+        self._pending.append(pending)
+        if self._door.stands_open():
+            # Held open by a fire, or open already: no opening may confirm the entry, and a
+            # worker inside during a fire is the one duty staff most need to know of.
+            pending.entered = True
+            self._enter(pending, now)
         return Decision(True, method, member_id, reason)
 
     def _log(self, entry: AuditEntry) -> None:
@@ -355,9 +370,9 @@ class EntryController:
         limit = timedelta(seconds=self.config.confirm_timeout_s)
         while self._pending and now - self._pending[0].at > limit:
             gone = self._pending.popleft()
-            self._log(
-                AuditEntry(now, gone.method.value, gone.member_id, "not_entered", "door not opened")
-            )
+            if not gone.entered:
+                why = "door not opened"
+                self._log(AuditEntry(now, gone.method.value, gone.member_id, "not_entered", why))
 
     def _enter(self, pending: _Pending, now: datetime) -> None:
         visit = Visit(

@@ -139,12 +139,23 @@ class AlertBook:
         score: float,
         event_id: str,
         severity: str | None = None,
+        *,
+        has_snapshot: bool = False,
     ) -> Alert:
         """Open an alert for the key, or fold this occurrence into the open one."""
         severity = severity or SEVERITY_BY_KIND.get(kind, "warning")
         alert = self.open_alert(station_id, kind, zone) or self._reopen(station_id, kind, zone, at)
         if alert is None:
-            return self._open_new(station_id, kind, zone, at, score, event_id, severity)
+            alert = self._open_new(station_id, kind, zone, at, score, event_id, severity)
+        else:
+            self._fold(alert, at, score, event_id, severity)
+        if has_snapshot:
+            # A sensor's event folded in later (the rules' fire after the camera's) has no
+            # picture: the alert keeps showing the last one that has.
+            alert.snapshot_event_id = event_id
+        return alert
+
+    def _fold(self, alert: Alert, at: datetime, score: float, event_id: str, severity: str) -> None:
         alert.count += 1
         alert.active_events += 1
         alert.active = True
@@ -155,7 +166,6 @@ class AlertBook:
         raise_severity(alert, severity)
         self.session.add(alert)
         self._touch(alert, "repeated")
-        return alert
 
     def _open_new(
         self,
@@ -298,6 +308,7 @@ def _first_seen(book: AlertBook, station_id: str, event: Event) -> EventRecord:
             event.score,
             event.event_id,
             event_severity(kind, event.severity),
+            has_snapshot=event.has_snapshot,
         )
     record = EventRecord(
         id=event.event_id,

@@ -129,6 +129,11 @@ class Alert(SQLModel, table=True):
     resolved_by: str | None = Field(default=None, max_length=128)
     resolved_at: datetime | None = utc_field(nullable=True)
     last_event_id: str | None = Field(default=None, max_length=64)
+    snapshot_event_id: str | None = Field(
+        default=None,
+        max_length=64,
+        description="Its latest event that came with a snapshot: the picture to show.",
+    )
     verdict: Verdict | None = Field(default=None, sa_type=_VERDICT_TYPE)
     verdict_by: str | None = Field(default=None, max_length=128)
     verdict_at: datetime | None = utc_field(nullable=True)
@@ -167,6 +172,7 @@ class AlertPublic(SQLModel):
     resolved_by: str | None
     resolved_at: datetime | None
     last_event_id: str | None
+    snapshot_event_id: str | None = None
     verdict: Verdict | None
     verdict_by: str | None
     verdict_at: datetime | None

@@ -67,6 +67,32 @@ def test_one_fire_seen_by_a_camera_and_the_rules_is_one_alert(
     assert sorted(a.zone for a in _alerts(engine) if a.kind == "fall") == ["room", "toilet"]
 
 
+def test_a_fire_alert_shows_the_cameras_snapshot_after_the_rules_event_folds_in(
+    engine: Engine, clock: ManualClock
+) -> None:
+    pipeline = _pipeline(engine, clock, [])
+    t = clock.now()
+    camera = event("ev-cam", t, kind=EventKind.FIRE, zone="kitchen")
+    camera = camera.model_copy(update={"has_snapshot": True})
+    rules = Event.model_validate(
+        {
+            **event("ev-rule", t, kind=EventKind.FIRE, zone="").model_dump(),
+            "camera_id": None,
+            "device_id": "env-1",
+            "severity": EventSeverity.CRITICAL,
+        }
+    )
+    pipeline.process([inbound(camera)])
+    pipeline.process([inbound(rules)])
+    (alert,) = _alerts(engine)
+    # The rules' event is the latest, but only the camera's came with a picture.
+    assert (alert.last_event_id, alert.snapshot_event_id) == ("ev-rule", "ev-cam")
+    again = event("ev-cam-2", t, kind=EventKind.FIRE, zone="kitchen")
+    pipeline.process([inbound(again.model_copy(update={"has_snapshot": True}))])
+    (alert,) = _alerts(engine)
+    assert (alert.last_event_id, alert.snapshot_event_id) == ("ev-cam-2", "ev-cam-2")
+
+
 def test_an_info_level_alert_is_shown_but_never_escalates(
     engine: Engine, clock: ManualClock
 ) -> None:

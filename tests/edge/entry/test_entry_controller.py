@@ -28,9 +28,13 @@ class Clock:
 class Door:
     def __init__(self) -> None:
         self.unlocks: list[str] = []
+        self.held_open = False
 
     def request_unlock(self, reason: str) -> None:
         self.unlocks.append(reason)
+
+    def stands_open(self) -> bool:
+        return self.held_open
 
 
 class Sink:
@@ -75,6 +79,22 @@ def test_an_opening_confirms_the_entry_and_an_unopened_door_records_nothing(
     controller.door_changed(True)  # too late: that opening is not m-2 entering
     assert len(sink.visits) == 1
     assert controller.store.audit_log()[-1].outcome == "not_entered"
+
+
+def test_a_door_held_open_starts_the_visit_at_admission(tmp_path: Path) -> None:
+    controller, door, sink, clock = _setup(tmp_path, confirm_timeout_s=10)
+    controller.room_seen(2)
+    door.held_open = True  # a fire holds it: no opening may come to confirm anyone
+    assert controller.present_qr(_token(clock)).allowed  # type: ignore[union-attr]
+    assert [v.member_id for v in sink.visits] == ["m-1"]
+    controller.door_changed(True)  # the worker pushes the held door: walking in, not out
+    controller.room_seen(1)  # a drop now is no exit: that opening was theirs
+    assert [v.member_id for v in sink.visits] == ["m-1"]
+    assert sink.visits[0].exited_at is None
+    clock.move(30)
+    controller.tick()  # nothing pending expires as "not entered"
+    assert [e.outcome for e in controller.store.audit_log()] == ["unlocked"]
+    assert [v.member_id for v in controller.inside()] == ["m-1"]
 
 
 def test_the_same_code_seen_in_following_frames_is_one_showing(tmp_path: Path) -> None:

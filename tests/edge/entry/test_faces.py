@@ -76,6 +76,9 @@ class Door:
     def request_unlock(self, reason: str) -> None:
         self.unlocks.append(reason)
 
+    def stands_open(self) -> bool:
+        return False
+
 
 class Sink:
     """Unit-level outbox: records what would be sent."""

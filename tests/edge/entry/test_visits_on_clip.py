@@ -35,6 +35,10 @@ class _Door:
     def request_unlock(self, reason: str) -> None:
         """The lock is not part of this test."""
 
+    def stands_open(self) -> bool:
+        """The door is closed and locked between entries here."""
+        return False
+
 
 def _frames(clip: Path, start_s: float, end_s: float, step_s: float) -> list[CameraFrame]:
     capture = cv2.VideoCapture(str(clip))
