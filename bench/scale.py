@@ -8,6 +8,10 @@ persisted msg/s, p50/p99 event -> SSE, lost, duplicated, and the ratio to the ra
 
     .venv/bin/python bench/scale.py --nodes 1000          # the default suits a 2-core machine
     .venv/bin/python bench/scale.py --nodes 10000 --publishers 8
+    .venv/bin/python bench/scale.py --nodes 10000 --events 1 --rate 500   # paced: latency
+
+Unpaced, it measures the most the replicas persist against the raw broker rate; paced at a
+rate they can take, the event -> SSE latency is that of the pipeline, not of a backlog.
 """
 
 from __future__ import annotations
@@ -62,7 +66,10 @@ def node_id(i: int) -> str:
     return f"sc-{i:05d}"
 
 
-def node_messages(i: int, events: int, burst: int) -> list[tuple[str, bytes, str | None]]:
+Message = tuple[str, bytes, str | None]
+
+
+def node_messages(i: int, events: int, burst: int) -> list[Message]:
     """(topic, payload, first-event id or None) of node i: heartbeat, events, maybe a burst."""
     node, now = node_id(i), utcnow()
     topics = NodeTopics(node)
@@ -75,9 +82,7 @@ def node_messages(i: int, events: int, burst: int) -> list[tuple[str, bytes, str
         memory_mb=400,
         outbox_depth=0,
     )
-    out: list[tuple[str, bytes, str | None]] = [
-        (topics.topic(TopicKind.HEALTH), beat.to_payload(), None)
-    ]
+    out: list[Message] = [(topics.topic(TopicKind.HEALTH), beat.to_payload(), None)]
     count = events + (burst if i % 10 == 0 else 0)
     for n in range(count):
         event = Event(
@@ -97,6 +102,13 @@ def node_messages(i: int, events: int, burst: int) -> list[tuple[str, bytes, str
     return out
 
 
+def interleaved(per_node: list[list[Message]]) -> list[Message]:
+    """Round-robin over the nodes (every heartbeat, then every first event, ...), keeping each
+    node's own order, so a paced run spreads each kind over its whole length."""
+    longest = max((len(m) for m in per_node), default=0)
+    return [m[k] for k in range(longest) for m in per_node if k < len(m)]
+
+
 def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> None:
     """Connect, wait for `go`, publish the share's messages with QoS 1, report send times."""
     client = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"sc-pub-{share[0]}")
@@ -104,11 +116,16 @@ def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> Non
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    messages = [m for i in share for m in node_messages(i, args.events, args.burst)]
+    messages = interleaved([node_messages(i, args.events, args.burst) for i in share])
+    # Paced: this publisher's share of the total rate; 0 publishes as fast as it can.
+    gap = args.publishers / args.rate if args.rate else 0.0
     go.wait()
     sent: dict[str, float] = {}
     infos = []
-    for topic, payload, first in messages:
+    start = time.perf_counter()
+    for n, (topic, payload, first) in enumerate(messages):
+        if gap and (ahead := start + n * gap - time.perf_counter()) > 0:
+            time.sleep(ahead)
         if first is not None:
             sent[first] = time.perf_counter()  # CLOCK_MONOTONIC: one clock for every process
         infos.append(client.publish(topic, payload, qos=1))
@@ -214,9 +231,8 @@ def duty_run(port: int, replicas: int, args: argparse.Namespace, tmp: Path) -> d
             stop.set()
             stored, folded = _stored(db_url)
         finally:
-            for proc in procs:
-                proc.terminate()
-                proc.wait(timeout=30)
+            for r, proc in enumerate(procs):
+                _stop(proc, tmp / f"duty-{replicas}-{r}" / "duty.log")
     window = finished - started
     return {
         "replicas": replicas,
@@ -225,6 +241,17 @@ def duty_run(port: int, replicas: int, args: argparse.Namespace, tmp: Path) -> d
         "lost": events - stored,
         "duplicated": max(0, folded - stored),
     }
+
+
+def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
+    """SIGTERM; a replica that does not stop in 30 s is a finding: show its log, then kill."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        print(f"cloud-duty did not stop on SIGTERM; its log ends:\n{log.read_text()[-3000:]}")
+        proc.kill()
+        proc.wait()
 
 
 def _stored(db_url: str) -> tuple[int, int]:
@@ -243,6 +270,9 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=3, help="events per node")
     parser.add_argument("--burst", type=int, default=10, help="extra events of every 10th node")
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
+    parser.add_argument(
+        "--rate", type=float, default=0, help="total msg/s to pace at (0: as fast as possible)"
+    )
     parser.add_argument("--replicas", default="1,2", help="replica counts to run")
     parser.add_argument("--feed-poll-s", type=float, default=0.2, help="UWS_FEED_POLL_S")
     parser.add_argument("--warmup", type=float, default=8, help="publisher start-up (s)")
@@ -270,6 +300,7 @@ def main() -> None:
                 "messages": expected,
                 "events": events,
                 "publishers": args.publishers,
+                "paced_msg_per_s": args.rate or None,
                 "feed_poll_s": args.feed_poll_s,
                 "raw_paho": raw,
                 "duty": runs,

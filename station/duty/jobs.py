@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+import threading
+from concurrent.futures import Future
+from datetime import datetime, timedelta
 
+from apscheduler.events import JobExecutionEvent
+from apscheduler.executors.base import run_job
 from apscheduler.executors.pool import ThreadPoolExecutor
+from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
@@ -95,16 +100,39 @@ def fail_over_pages(services: Services) -> int:
 
 
 class StoppingThreadPool(ThreadPoolExecutor):  # type: ignore[misc]
-    """APScheduler's thread pool, except that a stop drops the jobs still queued.
+    """APScheduler's thread pool, except that a stop skips the jobs still queued.
 
     The pool would otherwise run its whole backlog before the process may exit (systemd then
-    kills it mid-job). Dropping is safe: every escalation step is on its alert's row and the
+    kills it mid-job). Skipping is safe: every escalation step is on its alert's row and the
     sweep of the next replica to run resumes it.
     """
 
+    def __init__(self, max_workers: int = 10) -> None:
+        super().__init__(max_workers)
+        self._stopping = threading.Event()
+
+    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
+        def run() -> list[JobExecutionEvent]:
+            if self._stopping.is_set():
+                return []
+            events: list[JobExecutionEvent] = run_job(
+                job, job._jobstore_alias, run_times, self._logger.name
+            )
+            return events
+
+        def done(future: Future[list[JobExecutionEvent]]) -> None:
+            error = future.exception()
+            if error is not None:
+                self._run_job_error(job.id, error, error.__traceback__)
+            else:
+                self._run_job_success(job.id, future.result())
+
+        self._pool.submit(run).add_done_callback(done)
+
     def shutdown(self, wait: bool = True) -> None:
-        """Finish the running jobs (if `wait`), cancel the queued ones."""
-        self._pool.shutdown(wait, cancel_futures=True)
+        """Finish the running jobs (if `wait`); skip the queued ones."""
+        self._stopping.set()
+        self._pool.shutdown(wait)
 
 
 def start_scheduler(services: Services) -> BackgroundScheduler:
