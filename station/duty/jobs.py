@@ -2,14 +2,8 @@
 
 from __future__ import annotations
 
-import threading
-from concurrent.futures import Future
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from apscheduler.events import JobExecutionEvent
-from apscheduler.executors.base import run_job
-from apscheduler.executors.pool import ThreadPoolExecutor
-from apscheduler.job import Job
 from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
@@ -25,6 +19,7 @@ from station.duty.alerting.notifiers import build_notifiers
 from station.duty.fleet.deadman import DeadMansSwitch, notifier_pager, registered_nodes
 from station.duty.fleet.liveness import mark_silent_nodes_offline
 from station.duty.reports.retention import RetentionPolicy, RetentionReport, run_retention
+from station.duty.scheduler import DutyScheduler, StoppingThreadPool
 from station.duty.services import Services
 
 
@@ -99,50 +94,14 @@ def fail_over_pages(services: Services) -> int:
     return services.pages.fail_over_due() if services.pages is not None else 0
 
 
-class StoppingThreadPool(ThreadPoolExecutor):  # type: ignore[misc]
-    """APScheduler's thread pool, except that a stop skips the jobs still queued.
-
-    The pool would otherwise run its whole backlog before the process may exit (systemd then
-    kills it mid-job). Skipping is safe: every escalation step is on its alert's row and the
-    sweep of the next replica to run resumes it.
-    """
-
-    def __init__(self, max_workers: int = 10) -> None:
-        super().__init__(max_workers)
-        self._stopping = threading.Event()
-
-    def _do_submit_job(self, job: Job, run_times: list[datetime]) -> None:
-        def run() -> list[JobExecutionEvent]:
-            if self._stopping.is_set():
-                return []
-            events: list[JobExecutionEvent] = run_job(
-                job, job._jobstore_alias, run_times, self._logger.name
-            )
-            return events
-
-        def done(future: Future[list[JobExecutionEvent]]) -> None:
-            error = future.exception()
-            if error is not None:
-                self._run_job_error(job.id, error, error.__traceback__)
-            else:
-                self._run_job_success(job.id, future.result())
-
-        self._pool.submit(run).add_done_callback(done)
-
-    def shutdown(self, wait: bool = True) -> None:
-        """Finish the running jobs (if `wait`); skip the queued ones."""
-        self._stopping.set()
-        self._pool.shutdown(wait)
-
-
 def start_scheduler(services: Services) -> BackgroundScheduler:
     """Start the scheduler with the escalation service and the periodic jobs."""
     engine = services.engine
     durable = SharedJobStore(engine=engine, tablename="apscheduler_jobs")
-    scheduler = BackgroundScheduler(
+    scheduler = DutyScheduler(
+        StoppingThreadPool(),
         timezone="UTC",
         jobstores={"default": MemoryJobStore(), "durable": durable},
-        executors={"default": StoppingThreadPool()},
     )
     steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
     escalation = EscalationService(
