@@ -69,7 +69,12 @@ def node_id(i: int) -> str:
 Message = tuple[str, bytes, str | None]
 
 
-def node_messages(i: int, events: int, burst: int) -> list[Message]:
+def has_events(i: int, every: int) -> bool:
+    """Whether node i publishes events (every `every`-th node; the rest only heartbeats)."""
+    return i % every == 0
+
+
+def node_messages(i: int, events: int, burst: int, every: int = 1) -> list[Message]:
     """(topic, payload, first-event id or None) of node i: heartbeat, events, maybe a burst."""
     node, now = node_id(i), utcnow()
     topics = NodeTopics(node)
@@ -83,7 +88,8 @@ def node_messages(i: int, events: int, burst: int) -> list[Message]:
         outbox_depth=0,
     )
     out: list[Message] = [(topics.topic(TopicKind.HEALTH), beat.to_payload(), None)]
-    count = events + (burst if i % 10 == 0 else 0)
+    bursting = (i // every) % 10 == 0  # every tenth node that has events bursts
+    count = (events + (burst if bursting else 0)) if has_events(i, every) else 0
     for n in range(count):
         event = Event(
             event_id=f"{node}-e{n:03d}",
@@ -116,7 +122,9 @@ def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> Non
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    messages = interleaved([node_messages(i, args.events, args.burst) for i in share])
+    messages = interleaved(
+        [node_messages(i, args.events, args.burst, args.events_every) for i in share]
+    )
     # Paced: this publisher's share of the total rate; 0 publishes as fast as it can.
     gap = args.publishers / args.rate if args.rate else 0.0
     go.wait()
@@ -138,8 +146,9 @@ def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> Non
 
 def total_messages(args: argparse.Namespace) -> tuple[int, int]:
     """(messages, events) the run publishes."""
-    bursts = (args.nodes + 9) // 10
-    events = args.nodes * args.events + bursts * args.burst
+    alerting = [i for i in range(args.nodes) if has_events(i, args.events_every)]
+    bursts = sum(1 for i in alerting if (i // args.events_every) % 10 == 0)
+    events = len(alerting) * args.events + bursts * args.burst
     return events + args.nodes, events
 
 
@@ -269,6 +278,9 @@ def main() -> None:
     parser.add_argument("--nodes", type=int, default=1000, help="simulated nodes (issue: 10000)")
     parser.add_argument("--events", type=int, default=3, help="events per node")
     parser.add_argument("--burst", type=int, default=10, help="extra events of every 10th node")
+    parser.add_argument(
+        "--events-every", type=int, default=1, help="only every n-th node has events (1: all)"
+    )
     parser.add_argument("--publishers", type=int, default=2, help="publisher processes")
     parser.add_argument(
         "--rate", type=float, default=0, help="total msg/s to pace at (0: as fast as possible)"
@@ -299,6 +311,7 @@ def main() -> None:
                 "nodes": args.nodes,
                 "messages": expected,
                 "events": events,
+                "nodes_with_events": len(range(0, args.nodes, args.events_every)),
                 "publishers": args.publishers,
                 "paced_msg_per_s": args.rate or None,
                 "feed_poll_s": args.feed_poll_s,
