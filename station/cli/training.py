@@ -49,7 +49,7 @@ def run_export_training(args: argparse.Namespace) -> int:
     """Export judged alerts as a dataset in the model's classes; 2 on bad input."""
     from station.duty.app import snapshot_storage
     from station.duty.db import make_engine
-    from station.duty.errors import InvalidRequestError
+    from station.duty.errors import InvalidRequestError, UnavailableError
     from station.duty.reports.training_set import LabelSpace, export_training_set
     from station.duty.settings import DutySettings
     from vision.errors import TrainingError
@@ -67,7 +67,7 @@ def run_export_training(args: argparse.Namespace) -> int:
             args.val,
             actor=f"cli:{getpass.getuser()}",
         )
-    except (TrainingError, InvalidRequestError) as err:
+    except (TrainingError, InvalidRequestError, UnavailableError) as err:
         log.error("%s", err)
         return 2
     log.info(

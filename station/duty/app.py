@@ -21,7 +21,13 @@ from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
 from station.duty.alerting.pages import PageService, PhoneChannels
 from station.duty.alerting.paging import NotifyingPager
-from station.duty.alerting.snapshots import DatabaseSnapshots, SnapshotStorage, SnapshotStore
+from station.duty.alerting.snapshot_s3 import S3SnapshotStorage, make_s3_client
+from station.duty.alerting.snapshots import (
+    DatabaseSnapshots,
+    SnapshotStorage,
+    SnapshotStore,
+    parse_store_url,
+)
 from station.duty.api.access import PUBLIC, declare_access
 from station.duty.api.handlers import install_error_handler
 from station.duty.api.health import router as health_router
@@ -122,16 +128,41 @@ def _pager(
     return pager, pages
 
 
-def snapshot_storage(settings: DutySettings, engine: Engine) -> SnapshotStorage:
-    """The database where replicas share one (PostgreSQL), else the local folder."""
+def snapshot_storage(
+    settings: DutySettings, engine: Engine, clock: Clock | None = None
+) -> SnapshotStorage:
+    """The object store when one is set, else the database where replicas share one
+    (PostgreSQL), else the local folder."""
     where = settings.snapshot_storage
     if where == "auto":
-        where = "folder" if settings.database_url.startswith("sqlite") else "database"
+        if settings.snapshot_store_url is not None:
+            where = "s3"
+        else:
+            where = "folder" if settings.database_url.startswith("sqlite") else "database"
+    if where == "s3":
+        return _s3_snapshots(settings, clock)
     return (
         DatabaseSnapshots(engine)
         if where == "database"
         else SnapshotStore(Path(settings.snapshot_dir))
     )
+
+
+def _s3_snapshots(settings: DutySettings, clock: Clock | None) -> S3SnapshotStorage:
+    """The S3-compatible store the settings name (their validation checked the URL)."""
+    assert settings.snapshot_store_url is not None
+    secret = settings.snapshot_store_secret_access_key
+    client = make_s3_client(
+        settings.snapshot_store_endpoint_url,
+        settings.snapshot_store_region,
+        settings.snapshot_store_access_key_id,
+        secret.get_secret_value() if secret is not None else None,
+        settings.snapshot_store_addressing_style,
+        settings.snapshot_store_timeout_s,
+    )
+    location = parse_store_url(settings.snapshot_store_url)
+    logger.info("snapshots go to s3://%s/%s", location.bucket, location.prefix)
+    return S3SnapshotStorage(client, location, clock)
 
 
 def keys_of(settings: DutySettings) -> KeyRing:
@@ -151,7 +182,7 @@ def build_services(settings: DutySettings, clock: Clock, pager: Pager | None) ->
     engine = make_engine(settings.database_url)
     hub = FeedHub()
     directory = NodeDirectory(settings.unknown_node_cache_s)
-    snapshots = snapshot_storage(settings, engine)
+    snapshots = snapshot_storage(settings, engine, clock)
     metrics = DutyMetrics(engine, hub, IngestStats())
     pages = None
     if pager is None:

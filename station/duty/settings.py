@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from station.contracts import NODE_CREDENTIAL_PREFIX
 from station.duty.alerting.deliveries import RetryPolicy
 from station.duty.alerting.notifiers import ChannelSettings, SmsChannel, VoiceChannel
+from station.duty.alerting.snapshots import parse_store_url
 from station.i18n import DEFAULT_LANGUAGE, Language
 
 PLACEHOLDER_SECRETS = frozenset(
@@ -140,10 +141,38 @@ class DutySettings(BaseSettings):
     snapshot_dir: str = Field(
         default="var/snapshots", description="Where event JPEGs are kept in the folder storage."
     )
-    snapshot_storage: Literal["auto", "database", "folder"] = Field(
+    snapshot_storage: Literal["auto", "database", "folder", "s3"] = Field(
         default="auto",
         description="Where event JPEGs go: the database (every replica reads them), a local "
-        "folder, or auto: the database unless it is SQLite.",
+        "folder, an S3-compatible store (UWS_SNAPSHOT_STORE_URL), or auto: the store when "
+        "its URL is set, else the database unless it is SQLite.",
+    )
+    snapshot_store_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix of an S3-compatible object store (AWS S3, MinIO, "
+        "Aliyun OSS) every replica shares; credentials go in the settings below.",
+    )
+    snapshot_store_endpoint_url: str | None = Field(
+        default=None,
+        pattern=r"^https?://",
+        description="HTTP(S) endpoint of the store, e.g. http://minio:9000; None: AWS S3.",
+    )
+    snapshot_store_region: str | None = Field(
+        default=None, description="Region of the bucket (us-east-1 for most other stores)."
+    )
+    snapshot_store_access_key_id: str | None = Field(
+        default=None,
+        description="Access key id; None: boto3's own chain (AWS_* variables, instance role).",
+    )
+    snapshot_store_secret_access_key: SecretStr | None = Field(
+        default=None, description="Secret access key belonging to that key id."
+    )
+    snapshot_store_addressing_style: Literal["auto", "path", "virtual"] = Field(
+        default="auto",
+        description="Bucket in the path (MinIO, Ceph) or in the host name (Aliyun OSS).",
+    )
+    snapshot_store_timeout_s: float = Field(
+        default=10, gt=0, le=120, description="Connect and read timeout of one store call."
     )
     snapshot_retention_days: float = Field(
         default=30, gt=0, description="Snapshots are deleted after this many days."
@@ -207,6 +236,32 @@ class DutySettings(BaseSettings):
                 raise ValueError("production needs UWS_DATABASE_URL pointing at PostgreSQL")
         return self
 
+    @field_validator("snapshot_store_url")
+    @classmethod
+    def _store_url_names_a_bucket(cls, url: str | None) -> str | None:
+        if url is not None:
+            parse_store_url(url)  # raises a ValueError saying what is wrong
+        return url
+
+    @model_validator(mode="after")
+    def _one_snapshot_storage(self) -> DutySettings:
+        has_url = self.snapshot_store_url is not None
+        if self.snapshot_storage == "s3" and not has_url:
+            raise ValueError("UWS_SNAPSHOT_STORAGE=s3 needs UWS_SNAPSHOT_STORE_URL=s3://bucket/...")
+        if has_url and self.snapshot_storage in ("database", "folder"):
+            raise ValueError(
+                f"UWS_SNAPSHOT_STORE_URL is set but UWS_SNAPSHOT_STORAGE is "
+                f"{self.snapshot_storage}: unset one"
+            )
+        if (self.snapshot_store_access_key_id is None) != (
+            self.snapshot_store_secret_access_key is None
+        ):
+            raise ValueError(
+                "UWS_SNAPSHOT_STORE_ACCESS_KEY_ID and UWS_SNAPSHOT_STORE_SECRET_ACCESS_KEY "
+                "go together"
+            )
+        return self
+
     @model_validator(mode="after")
     def _audit_outlives_what_it_records(self) -> DutySettings:
         if self.audit_retention_days < max(self.record_retention_days, self.visit_retention_days):
@@ -224,6 +279,9 @@ class DutySettings(BaseSettings):
                 and channel.key_secret.get_secret_value() in PLACEHOLDER_SECRETS
             ):
                 raise ValueError(f"notifier {name!r}: key_secret is a placeholder")
+        store_secret = self.snapshot_store_secret_access_key
+        if store_secret is not None and store_secret.get_secret_value() in PLACEHOLDER_SECRETS:
+            raise ValueError("UWS_SNAPSHOT_STORE_SECRET_ACCESS_KEY is a placeholder")
         callback = self.provider_callback_secret
         if callback is not None and callback.get_secret_value() in PLACEHOLDER_SECRETS:
             raise ValueError("UWS_PROVIDER_CALLBACK_SECRET is a placeholder; set a real secret")

@@ -1,7 +1,8 @@
 """Blurred JPEG snapshots of events, kept by node and event, and expired.
 
-Two storages behind one Protocol: a local folder (one replica, SQLite pilots) and the
-database (PostgreSQL: every replica reads what any replica stored).
+Storages behind one Protocol: a local folder (one replica, SQLite pilots), the database
+(PostgreSQL: every replica reads what any replica stored) and an S3-compatible object store
+(`station.duty.alerting.snapshot_s3`, shared too, without growing the database).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import os
 import re
 import tempfile
 import time
+from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Protocol
+from urllib.parse import urlsplit
 
 from sqlalchemy import Engine
 from sqlmodel import Session, col, delete
@@ -25,6 +28,43 @@ logger = logging.getLogger(__name__)
 
 _SAFE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 _JPEG_MAGIC = b"\xff\xd8\xff"
+# S3's rules for a bucket name (lower case, 3-63 characters, no leading or trailing dot).
+_BUCKET = re.compile(r"^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")
+_PREFIX = re.compile(r"^[A-Za-z0-9_.\-/]*$")
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """Where in an S3-compatible store snapshots go: a bucket and a key prefix."""
+
+    bucket: str
+    prefix: str  # "" or ending in "/"
+
+    def key(self, node_id: str, event_id: str) -> str:
+        """The object key of an event's snapshot: `<prefix><node>/<event>.jpg`."""
+        if not (_SAFE.match(node_id) and _SAFE.match(event_id)):
+            raise ContractError("snapshot ids must be plain identifiers")
+        return f"{self.prefix}{node_id}/{event_id}.jpg"
+
+
+def parse_store_url(url: str) -> StoreLocation:
+    """Read `s3://bucket[/prefix]`; refuse anything else with a message saying what is wrong."""
+    parts = urlsplit(url.strip())
+    if parts.scheme != "s3":
+        raise ValueError(f"snapshot store URL must start with s3:// (got {parts.scheme!r}://)")
+    if "@" in parts.netloc:
+        # A URL is easily logged; the secret key has its own setting.
+        raise ValueError("snapshot store URL must not carry credentials; use the key settings")
+    if not parts.netloc:
+        raise ValueError("snapshot store URL names no bucket: use s3://bucket/prefix")
+    if not _BUCKET.match(parts.netloc):
+        raise ValueError(f"snapshot store bucket {parts.netloc!r} is not a valid bucket name")
+    if parts.query or parts.fragment:
+        raise ValueError("snapshot store URL takes no query or fragment")
+    prefix = parts.path.strip("/")
+    if not _PREFIX.match(prefix) or "//" in prefix or ".." in prefix.split("/"):
+        raise ValueError(f"snapshot store prefix {prefix!r} is not a plain path")
+    return StoreLocation(parts.netloc, f"{prefix}/" if prefix else "")
 
 
 class SnapshotStorage(Protocol):

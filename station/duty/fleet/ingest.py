@@ -38,6 +38,7 @@ from station.duty.alerting.alerts import (
 from station.duty.alerting.models import EventRecord
 from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
+from station.duty.errors import UnavailableError
 from station.duty.fleet.commands import apply_result
 from station.duty.fleet.liveness import apply_device_states, apply_heartbeats, apply_status
 from station.duty.fleet.node_health import HealthLimits, apply_health_checks
@@ -170,6 +171,11 @@ class IngestPipeline:
             except ContractError as err:
                 self.stats.refuse("snapshot")
                 logger.warning("refused snapshot on %s: %s", item.topic, err)
+            except UnavailableError as err:
+                # The event itself must still be recorded and escalated: a snapshot store
+                # that is down costs the picture, never the alert.
+                self.stats.refuse("snapshot_store")
+                logger.error("snapshot on %s not stored: %s", item.topic, err)
 
     def _decode(self, batch: list[Inbound]) -> list[tuple[str, Message]]:
         decoded: list[tuple[str, Message]] = []
