@@ -35,6 +35,7 @@ def test_the_rooms_exist_and_the_old_flat_modules_are_gone() -> None:
         "jobs",
         "listing",
         "metrics",
+        "scheduler",
         "schema",
         "services",
         "settings",
