@@ -12,8 +12,10 @@ import pytest
 
 from tests.vision.images import read_image
 from vision.detector import Detection
-from vision.events import Phase
-from vision.fall import FallMonitor, Posture, posture_of
+from vision.evaluate import sample_frames
+from vision.events import Hazard, Phase
+from vision.fall import FallMonitor, FallSettings, Posture, posture_of
+from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
 from vision.pose import (
     KEYPOINTS,
     Pose,
@@ -152,3 +154,24 @@ def test_real_pose_model_sees_the_fallen_worker_level_and_the_walking_one_uprigh
     assert walking <= 20
     assert lying is not None
     assert lying >= 70
+
+
+@pytest.mark.integration
+def test_pipeline_with_a_pose_model_finds_the_fall_with_the_trunk_in_its_evidence(
+    models_dir: Path, media_dir: Path
+) -> None:
+    detector = load_detector(ModelSpec(model="package:fall_detection/models/best.pt"))
+    pose = PoseSettings(model=str(models_dir / POSE_FILE))
+    settings = AnalysisSettings(hazards=frozenset({Hazard.FALL}), fall=FallSettings(pose=pose))
+    pipeline = Pipeline([ModelUse(detector)], {"cam": settings})
+    found = []
+    # The worker trips at 3.8 s and is on the floor from 4.0 s.
+    for at, image in sample_frames(media_dir / "fall" / "fall.mp4", 4.0, 6.0):
+        if at > 7.0:
+            break
+        if at >= 2.0:
+            [result] = pipeline.analyse([CameraFrame("cam", T0 + timedelta(seconds=at), image)])
+            found += [(at, e) for e in result.events if e.phase is Phase.NEW]
+    assert [e.kind for _, e in found] == [Hazard.FALL]
+    assert 4.0 <= found[0][0] <= 7.0
+    assert "from vertical" in found[0][1].evidence
