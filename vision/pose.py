@@ -223,7 +223,7 @@ class TflitePose:
 
 def _interpreter(path: Path, threads: int) -> Any:
     if not path.is_file():
-        raise ModelLoadError(f"pose model file {path} does not exist (set fall.pose_model)")
+        raise ModelLoadError(f"pose model file {path} does not exist (set fall.pose.model)")
     from ai_edge_litert.interpreter import Interpreter  # noqa: PLC0415  (heavy import)
 
     try:
@@ -233,7 +233,9 @@ def _interpreter(path: Path, threads: int) -> Any:
     except (ValueError, RuntimeError) as err:
         raise ModelLoadError(f"cannot load pose model {path}: {err}") from err
     if shape[-2] != _ROWS:
-        raise ModelLoadError(f"{path}: output {list(shape)} is not a 17-keypoint YOLOv8-pose")
+        raise ModelLoadError(
+            f"{path}: output {[int(n) for n in shape]} is not a 17-keypoint YOLOv8-pose"
+        )
     log.info("loaded pose model %s", path)
     return interpreter
 

@@ -12,6 +12,7 @@ import pytest
 
 from tests.vision.images import read_image
 from vision.detector import Detection
+from vision.errors import ModelLoadError
 from vision.evaluate import sample_frames
 from vision.events import Hazard, Phase
 from vision.fall import FallMonitor, FallSettings, Posture, posture_of
@@ -175,3 +176,18 @@ def test_pipeline_with_a_pose_model_finds_the_fall_with_the_trunk_in_its_evidenc
     assert [e.kind for _, e in found] == [Hazard.FALL]
     assert 4.0 <= found[0][0] <= 7.0
     assert "from vertical" in found[0][1].evidence
+
+
+@pytest.mark.integration
+def test_a_missing_broken_or_detection_model_file_is_refused_clearly(
+    models_dir: Path, tmp_path: Path
+) -> None:
+    broken = tmp_path / "broken.tflite"
+    broken.write_bytes(b"not a model")
+    with pytest.raises(ModelLoadError, match="does not exist"):
+        TflitePose(tmp_path / "missing.tflite")
+    with pytest.raises(ModelLoadError, match="cannot load pose model"):
+        TflitePose(broken)
+    # The COCO detector is a TFLite YOLO too, but has no keypoints.
+    with pytest.raises(ModelLoadError, match=r"\[1, 84, 8400\] is not a 17-keypoint"):
+        TflitePose(models_dir / "coco" / "yolov8n_int8.tflite")
