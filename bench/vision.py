@@ -6,11 +6,16 @@ cameras it prints frames per second and per-frame latency of:
   raw       - YOLO.predict on one frame at a time (the baseline)
   pipeline  - the whole pipeline: one model call per batch, tracking, fall/fire/crowd logic
   one_by_one (4 cameras) - the pipeline called once per camera instead of once per batch
-and the ratios pipeline/raw (1 camera) and batched/one_by_one (4 cameras).
+and the ratios pipeline/raw (1 camera) and batched/one_by_one (4 cameras). With --pose-model
+it also times, per frame and turn by turn with the detector (the baseline): the pose model on
+every person the detector found (keypoints decoded with numpy) and the flicker measure on the
+same boxes, each as a ratio to the detector's own time.
 
     .venv/bin/python -m bench.vision --frames 16 --backends pt,onnx,openvino,openvino-int8 \
         --imgsz 384,640 --clip ../shared/media/fire/cctv_fire_testvideo.mp4
     .venv/bin/python -m bench.vision --device cuda:0 --half --backends pt,onnx,engine
+    .venv/bin/python -m bench.vision --backends pt --clip ../shared/media/fall/fall.mp4 \
+        --pose-model ../shared/models/pose/yolov8n-pose_int8_meta.tflite
 """
 
 from __future__ import annotations
@@ -41,7 +46,10 @@ import numpy as np
 
 from vision.detector import YoloDetector
 from vision.export import Calibration, ExportFormat, export_model
+from vision.flicker import grey_frame, region_flicker
 from vision.pipeline import AnalysisSettings, CameraFrame, ModelUse, Pipeline
+from vision.pose import TflitePose
+from vision.roles import Role
 from vision.weights import resolve_weights
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
@@ -163,6 +171,44 @@ def bench_backend(path: Path, frames: list[np.ndarray], args: argparse.Namespace
     }
 
 
+def bench_pose(
+    model: Path, pose_model: Path, frames: list[np.ndarray], args: argparse.Namespace
+) -> dict[str, Any]:
+    """Per-frame cost of the pose model and the flicker measure against the detector's."""
+    detector = YoloDetector(model, imgsz=args.imgsz, confidence=0.4, device=args.device)
+    pose = TflitePose(pose_model)
+    people = [
+        [d.box for d in found if d.role in (Role.PERSON, Role.FALLEN)]
+        for found in detector.detect(frames)
+    ]
+    greys = [grey_frame(frame) for frame in frames]
+    n = len(frames)
+
+    def detect(i: int) -> None:
+        detector.detect([frames[i % n]])
+
+    def keypoints(i: int) -> None:
+        pose.estimate(frames[i % n], people[i % n])
+
+    def flicker(i: int) -> None:
+        # What the fire logic adds per frame: a grey copy, then the boxes compared with the last.
+        grey, scale = grey_frame(frames[i % n])
+        region_flicker(greys[(i - 1) % n][0], grey, people[i % n], scale)
+
+    measured = interleaved(
+        [("detector", detect, 1), ("pose", keypoints, 1), ("flicker", flicker, 1)], n
+    )
+    base = measured["detector"]["latency_ms_p50"]
+    return {
+        "model": str(model),
+        "pose_model": str(pose_model),
+        "people_per_frame": round(sum(len(p) for p in people) / n, 2),
+        **measured,
+        "ratio_pose_vs_detector": round(measured["pose"]["latency_ms_p50"] / base, 4),
+        "ratio_flicker_vs_detector": round(measured["flicker"]["latency_ms_p50"] / base, 4),
+    }
+
+
 def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, Path]:
     """The model file of each backend asked for, exporting from the .pt into `workdir`."""
     pt = resolve_weights(args.model)
@@ -204,6 +250,7 @@ def main() -> None:
     parser.add_argument("--imgsz", type=_input_size, default=640, help="640 or HEIGHT,WIDTH")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--half", action="store_true", help="FP16 (CUDA only)")
+    parser.add_argument("--pose-model", help="YOLOv8-pose TFLite file: time it and the flicker")
     parser.add_argument(
         "--backends", default="pt,onnx", help="pt, onnx, openvino, openvino-int8, engine"
     )
@@ -231,7 +278,7 @@ def main() -> None:
                 result["pipeline_1cam"]["fps"] / base, 3
             )
     shape = frames[0].shape
-    report = {
+    report: dict[str, Any] = {
         "device": args.device,
         "half": args.half,
         "frame": f"{shape[1]}x{shape[0]}",
@@ -241,6 +288,10 @@ def main() -> None:
         "cpu_count": os.cpu_count(),
         "backends": results,
     }
+    if args.pose_model:
+        report["pose"] = bench_pose(
+            resolve_weights(args.model), Path(args.pose_model), frames, args
+        )
     print(json.dumps(report, indent=2))
 
 

@@ -29,6 +29,10 @@ class Detection:
     score: float
     box: Box
     track_id: int | None = None
+    # Angles from vertical (degrees) of the trunk (hips to shoulders) and of the legs (hips
+    # to ankles) from a pose model; None: not measured.
+    trunk_deg: float | None = None
+    legs_deg: float | None = None
 
     @property
     def bottom_centre(self) -> tuple[float, float]:

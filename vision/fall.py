@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from vision.descent import Descent, Sighting, descent_between, motion_rate
 from vision.detector import Box, Detection
 from vision.events import EventLatch, Hazard, HazardEvent, Severity
+from vision.pose import PoseSettings, trunk_lying
 from vision.roles import Role
 from vision.zones import Zone, in_any
 
@@ -94,6 +95,10 @@ class FallSettings(BaseModel):
         le=1,
         description="Overlap (of the smaller box) for a new track id to take over a lost one.",
     )
+    pose: PoseSettings = Field(
+        default_factory=PoseSettings,
+        description="Optional pose model: the trunk angle backs or vetoes the box's posture.",
+    )
 
 
 class Posture(StrEnum):
@@ -104,14 +109,25 @@ class Posture(StrEnum):
     UNSURE = "unsure"
 
 
-def posture_of(detection: Detection, lying_aspect: float, upright_aspect: float = 0.9) -> Posture:
-    """Judge posture from the model's class and the box geometry."""
+def posture_of(
+    detection: Detection,
+    lying_aspect: float,
+    upright_aspect: float = 0.9,
+    pose: PoseSettings | None = None,
+) -> Posture:
+    """Judge posture from the model's class and the box geometry, and the trunk where measured."""
+    lying = trunk_lying(detection.trunk_deg, detection.legs_deg, pose or PoseSettings())
     if detection.role is Role.FALLEN:
+        # The trunk does not overrule the model: a body lying towards the camera shows an
+        # upright trunk in the image (seen on the dev set), and the model saw the whole body.
         return Posture.DOWN
     if detection.aspect >= lying_aspect:
-        return Posture.DOWN
-    # Upright people are taller than wide; crouching or sitting boxes are nearly square.
-    return Posture.UPRIGHT if detection.aspect <= upright_aspect else Posture.UNSURE
+        # Sitting on the floor with legs stretched out gives a wide box: the trunk says no.
+        return Posture.UNSURE if lying is False else Posture.DOWN
+    if detection.aspect <= upright_aspect:
+        return Posture.UPRIGHT
+    # Crouching or sitting boxes are nearly square; so is a body curled up on the floor.
+    return Posture.DOWN if lying else Posture.UNSURE
 
 
 @dataclass
@@ -127,6 +143,7 @@ class _Track:
     trail: deque[Sighting] = field(default_factory=lambda: deque(maxlen=256))
     still_since: datetime | None = None
     score: float = 0.0
+    trunk_deg: float | None = None  # the pose model's trunk angle when last seen down
     latch: EventLatch = field(default_factory=lambda: EventLatch(Hazard.FALL))
 
 
@@ -215,7 +232,7 @@ class FallMonitor:
         self, track: _Track, det: Detection, now: datetime, frame_w: int, frame_h: int
     ) -> list[HazardEvent]:
         s = self.settings
-        posture = posture_of(det, s.lying_aspect, s.upright_aspect)
+        posture = posture_of(det, s.lying_aspect, s.upright_aspect, s.pose)
         cx, cy = det.centre
         if posture is Posture.DOWN and in_any(self.rest_zones, cx / frame_w, cy / frame_h):
             posture = Posture.UNSURE  # lying on a bench or a cot is rest, not a fall
@@ -243,6 +260,7 @@ class FallMonitor:
             self._start_down_spell(track, now)
         track.down_seen = now
         track.score = max(track.score, det.score)
+        track.trunk_deg = det.trunk_deg
         seen = Sighting(now, det.box)
         self._measure_descent(track, seen)
         self._measure_stillness(track, seen)
@@ -306,6 +324,7 @@ class FallMonitor:
                 f"descent {d.speed:.1f} body-heights/s ({d.drop:.1f} in {d.seconds:.1f} s, "
                 f"turned x{math.exp(d.turn * d.seconds):.1f}), "
                 f"down {down_for:.1f} s, {'still' if still else 'moving'}"
+                + _trunk_note(track.trunk_deg)
             )
             log.info("fall confirmed: %s", evidence)
             return track.latch.open(
@@ -320,6 +339,7 @@ class FallMonitor:
             still_for = (now - track.still_since).total_seconds()
             evidence = (
                 f"person down {down_for:.0f} s, still {still_for:.0f} s, no fast descent seen"
+                + _trunk_note(track.trunk_deg)
             )
             log.info("person down: %s", evidence)
             return track.latch.open(
@@ -351,6 +371,10 @@ def _history_of(track: _Track) -> _Track:
         trail=deque(track.trail, maxlen=track.trail.maxlen),
         latch=EventLatch(Hazard.FALL),
     )
+
+
+def _trunk_note(trunk_deg: float | None) -> str:
+    return "" if trunk_deg is None else f", trunk {trunk_deg:.0f}° from vertical"
 
 
 def _aspect(box: Box) -> float:

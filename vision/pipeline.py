@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Annotated
 
@@ -13,9 +13,11 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from vision.crowd import CrowdMonitor, CrowdSettings, DoorCounter
 from vision.detector import Detection, Detector
 from vision.events import CAMERA_HAZARDS, Hazard, HazardEvent
-from vision.fall import FallMonitor, FallSettings
+from vision.fall import FallMonitor, FallSettings, Posture, posture_of
 from vision.fire import FireMonitor, FireSettings, SensorReading
+from vision.pose import PoseEstimator, PoseSettings, legs_angle, load_pose, trunk_angle
 from vision.presence import PresenceMonitor, PresenceSettings
+from vision.roles import Role
 from vision.tracking import PersonTracker
 from vision.zones import DoorLine, Zone
 
@@ -118,6 +120,7 @@ class CameraAnalysis:
 
     camera_id: str
     settings: AnalysisSettings
+    pose: PoseEstimator | None = None
     tracker: PersonTracker = field(default_factory=PersonTracker)
     presence: PresenceMonitor = field(init=False)
     fall: FallMonitor = field(init=False)
@@ -152,6 +155,9 @@ class CameraAnalysis:
         if Hazard.PERSON in wanted:
             out += self.presence.update(frame.ts, tracked, w, h)
         if Hazard.FALL in wanted:
+            if self.pose is not None:
+                tracked = self._with_trunks(frame.image, tracked)
+                inference_ms += self.pose.last_inference_ms
             out += self.fall.update(frame.ts, tracked, w, h)
         if wanted & {Hazard.FIRE, Hazard.SMOKE}:
             fire = self.fire.update(frame.ts, tracked, frame.image, sensors)
@@ -165,6 +171,31 @@ class CameraAnalysis:
             tally = DoorTally(self.door.entries, self.door.exits, self.door.inside)
         occupancy = self.crowd.occupancy
         return CameraResult(self.camera_id, frame.ts, tracked, out, inference_ms, occupancy, tally)
+
+    def _with_trunks(self, image: np.ndarray, people: list[Detection]) -> list[Detection]:
+        """Measure the trunk angle of every person the box alone does not show upright."""
+        assert self.pose is not None
+        s = self.settings.fall
+        # An upright box needs no second opinion: the pose model's cost is paid only for
+        # people who may be down, and a room of people standing costs nothing.
+        asked = [
+            i
+            for i, d in enumerate(people)
+            if d.role in (Role.PERSON, Role.FALLEN)
+            and posture_of(d, s.lying_aspect, s.upright_aspect) is not Posture.UPRIGHT
+        ]
+        if not asked:
+            return people
+        poses = self.pose.estimate(image, [people[i].box for i in asked])
+        out = list(people)
+        for i, pose in zip(asked, poses, strict=True):
+            if pose is not None:
+                trunk, legs = (
+                    trunk_angle(pose, s.pose.visibility),
+                    legs_angle(pose, s.pose.visibility),
+                )
+                out[i] = replace(out[i], trunk_deg=trunk, legs_deg=legs)
+        return out
 
     def close(self, now: datetime) -> list[HazardEvent]:
         """End everything open."""
@@ -201,7 +232,14 @@ class Pipeline:
         if not models:
             raise ValueError("a pipeline needs at least one model")
         self.models = list(models)
-        self.cameras = {cid: CameraAnalysis(cid, s) for cid, s in cameras.items()}
+        # Cameras with the same pose settings share one loaded model.
+        poses: dict[PoseSettings, PoseEstimator | None] = {}
+        for s in cameras.values():
+            if s.fall.pose not in poses:
+                poses[s.fall.pose] = load_pose(s.fall.pose)
+        self.cameras = {
+            cid: CameraAnalysis(cid, s, pose=poses[s.fall.pose]) for cid, s in cameras.items()
+        }
 
     def analyse(
         self,
