@@ -1,7 +1,8 @@
 """Vision pipeline throughput against a raw ultralytics predict loop, in the same run.
 
 For each backend (PyTorch .pt, ONNX Runtime, OpenVINO FP32 and INT8; TensorRT where CUDA is
-there), any model and clip given on the command line, and for 1 and 4
+there), any model (or, with --also, both hazard models together, as a node runs them) and clip
+given on the command line, and for 1 and 4
 cameras it prints frames per second and per-frame latency of:
   raw       - YOLO.predict on one frame at a time (the baseline)
   pipeline  - the whole pipeline: one model call per batch, tracking, fall/fire/crowd logic
@@ -13,6 +14,8 @@ same boxes, each as a ratio to the detector's own time.
 
     .venv/bin/python -m bench.vision --frames 16 --backends pt,onnx,openvino,openvino-int8 \
         --imgsz 384,640 --clip ../shared/media/fire/cctv_fire_testvideo.mp4
+    .venv/bin/python -m bench.vision --backends pt,openvino,openvino-int8 --imgsz 384,640 \
+        --also package:fire_detector/models/light_yolov8_flame.pt --preload fire_detector
     .venv/bin/python -m bench.vision --device cuda:0 --half --backends pt,onnx,engine
     .venv/bin/python -m bench.vision --backends pt --clip ../shared/media/fall/fall.mp4 \
         --pose-model ../shared/models/pose/yolov8n-pose_int8_meta.tflite
@@ -97,9 +100,10 @@ def interleaved(measures: list[tuple[str, Step, int]], calls: int) -> dict[str, 
     return out
 
 
-def pipeline_for(detector: YoloDetector, cameras: int) -> Pipeline:
-    """A fresh pipeline on `cameras` cameras with every hazard watched."""
-    return Pipeline([ModelUse(detector)], {f"cam{c}": AnalysisSettings() for c in range(cameras)})
+def pipeline_for(detectors: list[YoloDetector], cameras: int) -> Pipeline:
+    """A fresh pipeline on `cameras` cameras running every model, every hazard watched."""
+    uses = [ModelUse(d) for d in detectors]
+    return Pipeline(uses, {f"cam{c}": AnalysisSettings() for c in range(cameras)})
 
 
 def raw_loops(
@@ -126,15 +130,28 @@ def raw_loops(
     return raw, raw4
 
 
-def bench_backend(path: Path, frames: list[np.ndarray], args: argparse.Namespace) -> dict[str, Any]:
-    """All measurements of one model file, the raw loop and the pipeline turn by turn."""
-    detector = YoloDetector(path, imgsz=args.imgsz, confidence=0.25, device=args.device)
-    raw, raw4 = raw_loops(path, frames, args, detector.half)
+def bench_backend(
+    paths: list[Path], frames: list[np.ndarray], args: argparse.Namespace
+) -> dict[str, Any]:
+    """All measurements of the model files (run together, as a node runs both hazard models):
+    the raw loops of every model and the pipeline, turn by turn."""
+    detectors = [
+        YoloDetector(p, imgsz=args.imgsz, confidence=0.25, device=args.device) for p in paths
+    ]
+    loops = [raw_loops(p, frames, args, d.half) for p, d in zip(paths, detectors, strict=True)]
     n = len(frames)
 
-    one = pipeline_for(detector, 1)
-    four = pipeline_for(detector, 4)
-    split = pipeline_for(detector, 4)
+    def raw(i: int) -> None:
+        for one_frame, _ in loops:
+            one_frame(i)
+
+    def raw4(i: int) -> None:
+        for _, four_frames in loops:
+            four_frames(i)
+
+    one = pipeline_for(detectors, 1)
+    four = pipeline_for(detectors, 4)
+    split = pipeline_for(detectors, 4)
 
     def pipe1(i: int) -> None:
         one.analyse([CameraFrame("cam0", T0 + timedelta(seconds=i / 5), frames[i % n])])
@@ -159,7 +176,7 @@ def bench_backend(path: Path, frames: list[np.ndarray], args: argparse.Namespace
         n,
     )
     return {
-        "model": str(path),
+        "models": [str(p) for p in paths],
         **measured,
         "ratio_pipeline_vs_raw_1cam": round(
             measured["pipeline_1cam"]["fps"] / measured["raw_1cam"]["fps"], 3
@@ -209,29 +226,32 @@ def bench_pose(
     }
 
 
-def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, Path]:
-    """The model file of each backend asked for, exporting from the .pt into `workdir`."""
-    pt = resolve_weights(args.model)
-    files: dict[str, Path] = {}
-    for backend in args.backends.split(","):
-        if backend == "pt":
-            files["pt"] = pt
-        elif backend in ("onnx", "engine", "openvino", "openvino-int8"):
-            int8 = backend == "openvino-int8"
-            files[backend] = export_model(
-                str(pt),
-                workdir / backend,
-                ExportFormat.OPENVINO if int8 else ExportFormat(backend),
-                imgsz=args.imgsz,
-                half=args.half and backend == "engine",
-                batch=4,
-                device=args.device,
-                preload=args.preload,
-                int8=Calibration((Path(args.clip),)) if int8 else None,
-            )
-        else:
-            raise SystemExit(f"unknown backend {backend!r}")
-    return files
+def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, list[Path]]:
+    """The model files of each backend asked for, exporting from the .pt into `workdir`."""
+    pts = [resolve_weights(m) for m in [args.model, *args.also]]
+    return {
+        backend: [_backend_file(backend, pt, args, workdir / f"m{k}") for k, pt in enumerate(pts)]
+        for backend in args.backends.split(",")
+    }
+
+
+def _backend_file(backend: str, pt: Path, args: argparse.Namespace, workdir: Path) -> Path:
+    if backend == "pt":
+        return pt
+    if backend in ("onnx", "engine", "openvino", "openvino-int8"):
+        int8 = backend == "openvino-int8"
+        return export_model(
+            str(pt),
+            workdir / backend,
+            ExportFormat.OPENVINO if int8 else ExportFormat(backend),
+            imgsz=args.imgsz,
+            half=args.half and backend == "engine",
+            batch=4,
+            device=args.device,
+            preload=args.preload,
+            int8=Calibration((Path(args.clip),)) if int8 else None,
+        )
+    raise SystemExit(f"unknown backend {backend!r}")
 
 
 def main() -> None:
@@ -245,6 +265,12 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=16, help="calls per measurement")
     parser.add_argument(
         "--clip", help="clip to measure on (default: the shared crowd clip)", default=None
+    )
+    parser.add_argument(
+        "--also",
+        action="append",
+        default=[],
+        help="another model run beside --model, as a node runs both hazard models",
     )
     parser.add_argument("--preload", help="module the weights need imported (fire_detector)")
     parser.add_argument("--imgsz", type=_input_size, default=640, help="640 or HEIGHT,WIDTH")
@@ -269,7 +295,7 @@ def main() -> None:
         # Exporters print progress on stdout, which is for the JSON report.
         with contextlib.redirect_stdout(sys.stderr):
             files = model_files(args, Path(tmp))
-        results = {name: bench_backend(path, frames, args) for name, path in files.items()}
+        results = {name: bench_backend(paths, frames, args) for name, paths in files.items()}
     if "pt" in results:
         # Every backend's pipeline against raw PyTorch, the bar for a node without a GPU.
         base = results["pt"]["raw_1cam"]["fps"]
