@@ -16,6 +16,7 @@ logger = logging.getLogger(__name__)
 
 
 LOG_FORMATS = ("text", "json")
+_GRACEFUL_S = 5  # seconds open HTTP connections get on SIGTERM
 
 
 def _setup_logging(level: str, form: str = "text") -> None:
@@ -52,7 +53,14 @@ def _run_duty(args: argparse.Namespace) -> int:
     except KeyFileError as err:
         logger.error(_("cloud-duty's keys: %s"), err)
         return 2
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    # Bounded: an open console's live feed must not hold a SIGTERM for long.
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        timeout_graceful_shutdown=_GRACEFUL_S,
+    )
     return 0
 
 
