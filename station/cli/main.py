@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -70,11 +71,23 @@ def _run_edge(args: argparse.Namespace) -> int:
         return 2
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from edge.shutdown import install_stop_signals
+
+    # Before the models' libraries are imported (seconds): a SIGTERM meanwhile is a clean stop.
+    stop = threading.Event()
+    restore = install_stop_signals(stop)
+    try:
+        return _start_edge(Path(args.config), stop)
+    finally:
+        restore()
+
+
+def _start_edge(config_path: Path, stop: threading.Event) -> int:
     from edge.config import load_config
     from edge.errors import ConfigError
 
     try:
-        config = load_config(Path(args.config))
+        config = load_config(config_path)
     except ConfigError as err:
         logger.error("%s", err)
         return 2
@@ -82,8 +95,10 @@ def _run_edge(args: argparse.Namespace) -> int:
     from edge.node import run_node
     from vision.errors import ModelLoadError
 
+    if stop.is_set():
+        return 0
     try:
-        run_node(config)
+        run_node(config, stop)
     except ModelLoadError as err:
         logger.error("%s", err)
         return 2

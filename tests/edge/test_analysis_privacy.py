@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from edge.analysis import WITHHELD_FACE, StationAnalysis
-from edge.node import EventRouter
+from edge.routing import EventRouter
 from station.contracts import Event, EventPhase
 from tests.edge.test_analysis import ScriptedDetector
 from tests.vision.images import read_image

@@ -141,10 +141,13 @@ def test_canary_promote_and_a_regressed_node_rolls_back_by_itself(
         assert promoted == ["node-a", "node-b"]
         _waiting(nodes, lambda: _rolled_back(duty, "node-b"), 180, "node-b rolling back")
         fleet = _fleet(duty)
+        # As systemd stops them: each node ends cleanly, its swapped or rolled-back model too.
+        codes = [node.stop() for node in nodes]
     finally:
         for node in nodes:
             node.kill()
 
+    assert codes == [0, 0], "\n".join(n.log()[-4000:] for n in nodes)
     assert (fleet["node-a"]["state"], fleet["node-a"]["running"]) == ("running", "fall-v2")
     assert (fleet["node-b"]["running"], fleet["node-b"]["wanted"]) == ("", "fall-v2")
     assert fleet["node-b"]["rollback_reason"].startswith("fps ")
