@@ -31,6 +31,7 @@ from sqlmodel import Session
 
 from bench.alert_latency import Arrivals, read_feed, start_duty, summary
 from devkit.localbroker import LocalBroker
+from devkit.processes import stop_process
 from station.contracts import (
     Event,
     EventKind,
@@ -215,8 +216,9 @@ def duty_run(port: int, replicas: int, args: argparse.Namespace, tmp: Path) -> d
             stored, folded = _stored(db_url)
         finally:
             for proc in procs:
-                proc.terminate()
-                proc.wait(timeout=30)
+                proc.terminate()  # all at once: they stop together
+            for proc in procs:
+                stop_process(proc)
     window = finished - started
     return {
         "replicas": replicas,
