@@ -15,6 +15,7 @@ import psutil
 import pytest
 
 from devkit.localbroker import LocalBroker, free_port
+from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import wait_until
 from tests.support.edge_node import REPO
 
@@ -115,3 +116,23 @@ def _kind(process: psutil.Process) -> str:
         return "mosquitto" if "mosquitto" in process.name() else "python"
     except psutil.NoSuchProcess:
         return "gone"
+
+
+def test_a_sigterm_stops_the_simulated_devices_before_their_duration(
+    broker: MosquittoBroker, tmp_path: Path
+) -> None:
+    command = [sys.executable, "-m", "station.cli", "devices", "simulate"]
+    command += ["--port", str(broker.port), "--scenario", "idle", "--duration", "3600"]
+    with (tmp_path / "devices.log").open("wb") as log:
+        proc = subprocess.Popen(command, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        wait_until(
+            lambda: "simulated devices on" in (tmp_path / "devices.log").read_text(), 60, "up"
+        )
+        proc.send_signal(signal.SIGTERM)
+        # Its --duration timer once kept the process alive for the whole hour.
+        assert proc.wait(timeout=30) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
