@@ -11,8 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
 
@@ -36,18 +35,8 @@ logger = logging.getLogger(__name__)
 
 _CHECK_EVERY_S = 2.0
 _SUPERVISING = threading.Event()  # set once every part is up: a signal then stops calmly
+_SPAWNING = threading.Event()  # set while a part starts: a signal then stops after it
 _STOP_WAIT_S = 15
-
-
-@contextmanager
-def _signals_held() -> Iterator[None]:
-    """Hold SIGINT and SIGTERM back (they arrive at the end) for a step that must not be cut."""
-    held = {signal.SIGINT, signal.SIGTERM}
-    signal.pthread_sigmask(signal.SIG_BLOCK, held)
-    try:
-        yield
-    finally:
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, held)
 
 
 class Part:
@@ -108,12 +97,12 @@ def run_demo(args: argparse.Namespace) -> int:
             "UWS_API_TOKEN": DEMO_TOKEN,
             "UWS_SNAPSHOT_DIR": str(workdir / "snapshots"),
         }
-        _start(parts, "cloud-duty", ["duty", "--port", str(port)], env, workdir / "duty.log")
+        _start(parts, stop, "cloud-duty", ["duty", "--port", str(port)], env, workdir / "duty.log")
         wait_for_port(port, timeout_s=60)
         entry = register(api, entry=single is None)
         scenario = "heatwave" if single is not None else "walk-in"
         devices = ["devices", "simulate", "--port", str(broker.port), "--scenario", scenario]
-        _start(parts, "simulated devices", devices, {}, workdir / "devices.log")
+        _start(parts, stop, "simulated devices", devices, {}, workdir / "devices.log")
         if single is not None:
             config = clip_config(workdir, broker.port, *single)
         else:
@@ -122,9 +111,9 @@ def run_demo(args: argparse.Namespace) -> int:
         node_metrics = free_port()
         config["health"]["metrics_port"] = node_metrics
         edge = ["edge", "--config", str(write_config(workdir, config))]
-        _start(parts, "edge node", edge, {}, workdir / "edge.log")
+        _start(parts, stop, "edge node", edge, {}, workdir / "edge.log")
         dashboard = ["dashboard", "--port", str(dash_port), "--duty-url", api]
-        _start(parts, "dashboard", dashboard, {}, workdir / "dashboard.log")
+        _start(parts, stop, "dashboard", dashboard, {}, workdir / "dashboard.log")
         _announce(api, f"http://127.0.0.1:{dash_port}", workdir, broker.port, node_metrics)
         door = None if entry is None else WorkerAtDoor(workdir, api, entry.member_id)
         return _supervise(parts, stop, args.duration, door)
@@ -142,11 +131,23 @@ def run_demo(args: argparse.Namespace) -> int:
         print("demo stopped; state kept in", workdir, flush=True)  # noqa: T201
 
 
-def _start(parts: list[Part], name: str, args: list[str], env: dict[str, str], log: Path) -> None:
-    """Start a part and add it to `parts`; a signal meanwhile waits until it is there (a stop
-    raised in between would leave the child running with nobody to stop it)."""
-    with _signals_held():
+def _start(
+    parts: list[Part],
+    stop: threading.Event,
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+) -> None:
+    """Start a part and add it to `parts`; a signal meanwhile stops the start only once it is
+    there (a stop raised in between would leave the child running with nobody to stop it)."""
+    _SPAWNING.set()
+    try:
         parts.append(Part(name, args, env, log))
+    finally:
+        _SPAWNING.clear()
+    if stop.is_set():
+        raise _StoppedWhileStarting
 
 
 def _start_broker(broker: LocalBroker) -> None:
@@ -175,7 +176,7 @@ def _stopping(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
         if stop.is_set():
             return
         stop.set()
-        if not _SUPERVISING.is_set():
+        if not _SUPERVISING.is_set() and not _SPAWNING.is_set():
             raise _StoppedWhileStarting
 
     return handle
