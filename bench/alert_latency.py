@@ -31,6 +31,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlmodel import Session
 
 from devkit.localbroker import LocalBroker, free_port
+from devkit.processes import stop_process
 from station.contracts import (
     Event,
     EventKind,
@@ -136,7 +137,7 @@ def start_duty(
         except httpx.HTTPError:
             pass
         time.sleep(0.2)
-    proc.terminate()
+    stop_process(proc)
     raise RuntimeError(f"cloud-duty did not become ready in {ready_s} s")
 
 
@@ -339,8 +340,7 @@ def main() -> None:
             result = measure(broker.port, url, args)
         finally:
             if duty is not None:
-                duty.terminate()
-                duty.wait(timeout=30)
+                stop_process(duty)
             broker.stop()
     print(json.dumps(report(args, result), indent=2))
 

@@ -35,6 +35,7 @@ from sqlmodel import Session
 
 from bench.alert_latency import Arrivals, read_feed, start_duty, summary
 from devkit.localbroker import LocalBroker
+from devkit.processes import stop_process
 from station.contracts import (
     Event,
     EventKind,
@@ -240,8 +241,10 @@ def duty_run(port: int, replicas: int, args: argparse.Namespace, tmp: Path) -> d
             stop.set()
             stored, folded = _stored(db_url)
         finally:
-            for r, proc in enumerate(procs):
-                _stop(proc, tmp / f"duty-{replicas}-{r}" / "duty.log")
+            for proc in procs:
+                proc.terminate()  # all at once: they stop together
+            for proc in procs:
+                stop_process(proc)
     window = finished - started
     return {
         "replicas": replicas,
@@ -250,17 +253,6 @@ def duty_run(port: int, replicas: int, args: argparse.Namespace, tmp: Path) -> d
         "lost": events - stored,
         "duplicated": max(0, folded - stored),
     }
-
-
-def _stop(proc: subprocess.Popen[bytes], log: Path) -> None:
-    """SIGTERM; a replica that does not stop in 30 s is a finding: show its log, then kill."""
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        print(f"cloud-duty did not stop on SIGTERM; its log ends:\n{log.read_text()[-3000:]}")
-        proc.kill()
-        proc.wait()
 
 
 def _stored(db_url: str) -> tuple[int, int]:

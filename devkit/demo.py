@@ -35,6 +35,7 @@ logger = logging.getLogger(__name__)
 
 _CHECK_EVERY_S = 2.0
 _SUPERVISING = threading.Event()  # set once every part is up: a signal then stops calmly
+_SPAWNING = threading.Event()  # set while a part starts: a signal then stops after it
 _STOP_WAIT_S = 15
 
 
@@ -81,29 +82,27 @@ def run_demo(args: argparse.Namespace) -> int:
     workdir.mkdir(parents=True, exist_ok=True)
     single = _single_camera(args)
     broker = LocalBroker(workdir / "broker")
-    try:
-        broker.start()
-    except BrokerMissingError as err:
-        raise DemoError(str(err)) from err
-    port = args.port if _port_free(args.port) else free_port()
-    dash_port = free_port()
-    api = f"http://127.0.0.1:{port}"
-    env = {
-        "UWS_DATABASE_URL": f"sqlite:///{workdir / 'duty.sqlite'}",
-        "UWS_MQTT_PORT": str(broker.port),
-        "UWS_API_TOKEN": DEMO_TOKEN,
-        "UWS_SNAPSHOT_DIR": str(workdir / "snapshots"),
-    }
     parts: list[Part] = []
     stop = threading.Event()
+    # Before the broker starts: a signal from here on stops whatever has started, broker too.
     previous = {s: signal.signal(s, _stopping(stop)) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
-        parts.append(Part("cloud-duty", ["duty", "--port", str(port)], env, workdir / "duty.log"))
+        _start_broker(broker)
+        port = args.port if _port_free(args.port) else free_port()
+        dash_port = free_port()
+        api = f"http://127.0.0.1:{port}"
+        env = {
+            "UWS_DATABASE_URL": f"sqlite:///{workdir / 'duty.sqlite'}",
+            "UWS_MQTT_PORT": str(broker.port),
+            "UWS_API_TOKEN": DEMO_TOKEN,
+            "UWS_SNAPSHOT_DIR": str(workdir / "snapshots"),
+        }
+        _start(parts, stop, "cloud-duty", ["duty", "--port", str(port)], env, workdir / "duty.log")
         wait_for_port(port, timeout_s=60)
         entry = register(api, entry=single is None)
         scenario = "heatwave" if single is not None else "walk-in"
         devices = ["devices", "simulate", "--port", str(broker.port), "--scenario", scenario]
-        parts.append(Part("simulated devices", devices, {}, workdir / "devices.log"))
+        _start(parts, stop, "simulated devices", devices, {}, workdir / "devices.log")
         if single is not None:
             config = clip_config(workdir, broker.port, *single)
         else:
@@ -112,9 +111,9 @@ def run_demo(args: argparse.Namespace) -> int:
         node_metrics = free_port()
         config["health"]["metrics_port"] = node_metrics
         edge = ["edge", "--config", str(write_config(workdir, config))]
-        parts.append(Part("edge node", edge, {}, workdir / "edge.log"))
+        _start(parts, stop, "edge node", edge, {}, workdir / "edge.log")
         dashboard = ["dashboard", "--port", str(dash_port), "--duty-url", api]
-        parts.append(Part("dashboard", dashboard, {}, workdir / "dashboard.log"))
+        _start(parts, stop, "dashboard", dashboard, {}, workdir / "dashboard.log")
         _announce(api, f"http://127.0.0.1:{dash_port}", workdir, broker.port, node_metrics)
         door = None if entry is None else WorkerAtDoor(workdir, api, entry.member_id)
         return _supervise(parts, stop, args.duration, door)
@@ -130,6 +129,32 @@ def run_demo(args: argparse.Namespace) -> int:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
         print("demo stopped; state kept in", workdir, flush=True)  # noqa: T201
+
+
+def _start(
+    parts: list[Part],
+    stop: threading.Event,
+    name: str,
+    args: list[str],
+    env: dict[str, str],
+    log: Path,
+) -> None:
+    """Start a part and add it to `parts`; a signal meanwhile stops the start only once it is
+    there (a stop raised in between would leave the child running with nobody to stop it)."""
+    _SPAWNING.set()
+    try:
+        parts.append(Part(name, args, env, log))
+    finally:
+        _SPAWNING.clear()
+    if stop.is_set():
+        raise _StoppedWhileStarting
+
+
+def _start_broker(broker: LocalBroker) -> None:
+    try:
+        broker.start()
+    except BrokerMissingError as err:
+        raise DemoError(str(err)) from err
 
 
 def _stop_together(parts: list[Part]) -> None:
@@ -151,7 +176,7 @@ def _stopping(stop: threading.Event) -> Callable[[int, FrameType | None], None]:
         if stop.is_set():
             return
         stop.set()
-        if not _SUPERVISING.is_set():
+        if not _SUPERVISING.is_set() and not _SPAWNING.is_set():
             raise _StoppedWhileStarting
 
     return handle

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from devkit.processes import stop_process
+
 
 class BrokerMissingError(RuntimeError):
     """Mosquitto is not installed."""
@@ -78,24 +80,32 @@ class LocalBroker:
         return conf
 
     def start(self) -> None:
-        """Start the broker and wait until it accepts connections."""
+        """Start the broker and wait until it accepts connections (else stop it again)."""
         binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
         if not Path(binary).exists():
             raise BrokerMissingError("mosquitto is not installed (apt-get install mosquitto)")
         conf = self._write_config()
-        self._proc = subprocess.Popen([binary, "-c", str(conf)], start_new_session=True)
-        wait_for_port(self.port)
+        # Its output goes to a file, never to ours: a broker left running must not hold the
+        # pipe of whoever started us (a CI runner waits for that pipe to close).
+        with (self.workdir / "mosquitto.out").open("ab") as out:
+            self._proc = subprocess.Popen(
+                [binary, "-c", str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        try:
+            wait_for_port(self.port)
+        except BaseException:
+            self.stop()  # not left behind when it did not come up (or we were interrupted)
+            raise
 
     def stop(self) -> None:
         """Stop the broker cleanly (SIGTERM makes it save its persistence file)."""
         if self._proc is None:
             return
-        self._proc.terminate()
-        try:
-            self._proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self._proc.kill()
-            self._proc.wait()
+        stop_process(self._proc, timeout_s=10)
         self._proc = None
 
     def restart(self, down_s: float = 0.0) -> None:

@@ -19,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.devices.config import DevicesConfig
 from edge.devices.model import status_topic
+from station.mqtt import stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,7 @@ class SimulatedDevice:
             goodbye = self.client.publish(status_topic(self.device_id), "offline", 1, retain=True)
             goodbye.wait_for_publish(5)
         self.client.disconnect()
-        self.client.loop_stop()
+        stop_loop(self.client)
 
     def crash(self) -> None:
         """Drop the connection without a goodbye, so the broker publishes the last will."""
@@ -310,9 +311,13 @@ def simulate(host: str, port: int, scenario: str, duration_s: float | None = Non
     station = SimulatedStation(host, port)
     station.start()
     log.info("simulated devices on %s:%d, scenario %s", host, port, scenario)
+    # A daemon, cancelled at the end: a SIGTERM before `duration_s` must not wait for it.
+    timer = threading.Timer(duration_s or 0.0, stop.set)
+    timer.daemon = True
     if duration_s is not None:
-        threading.Timer(duration_s, stop.set).start()
+        timer.start()
     try:
         run_scenario(station, scenario, stop)
     finally:
+        timer.cancel()
         station.stop()

@@ -90,14 +90,22 @@ class Camera:
 
     def start(self) -> None:
         """Start the capture thread."""
-        self._thread = threading.Thread(target=self._run, name=f"camera-{self.camera_id}")
+        # A daemon: a read stuck in the driver (a USB camera gone, a stalled stream) must not
+        # keep the process alive once the node has stopped waiting for it.
+        self._thread = threading.Thread(
+            target=self._run, name=f"camera-{self.camera_id}", daemon=True
+        )
         self._thread.start()
 
-    def stop(self, timeout_s: float = 10.0) -> None:
-        """Stop the capture thread and release the source."""
+    def request_stop(self) -> None:
+        """Tell the capture thread to stop, without waiting for it."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop the capture thread and release the source, waiting up to `timeout_s`."""
+        self.request_stop()
         if self._thread is not None:
             self._thread.join(timeout_s)
             if self._thread.is_alive():

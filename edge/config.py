@@ -190,8 +190,9 @@ class EdgeConfig(_Section):
     credentials: Path | None = Field(
         default=None,
         description="The node's credentials file from `station edge enrol` (mode 0600): it "
-        "fills node_id, the broker login and the entry section's cloud-duty URL, API "
-        "credential, station and keys.",
+        "fills node_id, the broker login, the entry section's cloud-duty URL, API "
+        "credential, station and keys, and the rollout section's cloud-duty URL and API "
+        "credential (an enrolled node takes model updates unless `rollout: null`).",
     )
     cloud: CloudConfig = Field(default_factory=CloudConfig, description="Cloud broker link.")
     camera: CameraConfig = Field(description="The first camera.")

@@ -118,9 +118,10 @@ def read_credentials(path: Path) -> NodeCredentials:
 
 
 def merge_credentials(raw: dict[str, Any], credentials: NodeCredentials) -> dict[str, Any]:
-    """Fill the node's YAML (as read) from its credentials: node id, broker login, and the
-    entry section's cloud-duty URL, API credential, station and keys. Values the YAML sets
-    itself stay, except a node id that differs, which is refused."""
+    """Fill the node's YAML (as read) from its credentials: node id, broker login, the entry
+    section's cloud-duty URL, API credential, station and keys, and the rollout section's
+    cloud-duty URL and credential. Values the YAML sets itself stay, except a node id that
+    differs, which is refused."""
     merged = dict(raw)
     if merged.setdefault("node_id", credentials.node_id) != credentials.node_id:
         raise ConfigError(
@@ -141,4 +142,16 @@ def merge_credentials(raw: dict[str, Any], credentials: NodeCredentials) -> dict
         policy.setdefault("previous_public_keys", credentials.entry_public_keys[1:])
         entry["policy"] = policy
         merged["entry"] = entry
+    merged["rollout"] = _rollout(merged, credentials)
     return merged
+
+
+def _rollout(raw: dict[str, Any], credentials: NodeCredentials) -> dict[str, Any] | None:
+    """An enrolled node takes model updates from the cloud-duty it enrolled with, with the
+    rollout section's defaults; `rollout: null` in its YAML turns them off."""
+    if "rollout" in raw and not isinstance(raw["rollout"], dict):
+        return None if raw["rollout"] is None else raw["rollout"]
+    rollout = dict(raw.get("rollout") or {})
+    rollout.setdefault("duty_url", credentials.duty_url)
+    rollout.setdefault("duty_token", credentials.duty_token.get_secret_value())
+    return rollout

@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import logging
-import signal
 import threading
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
-from datetime import datetime
 from importlib import metadata
 from pathlib import Path
-from types import FrameType
 
 from edge.accelerator import find_gpu
 from edge.analysis import (
     StationAnalysis,
     build_blurrer,
     load_extra_models,
-    to_contract_event,
 )
 from edge.camera import Camera
 from edge.config import DetectorConfig, EdgeConfig
@@ -32,10 +28,11 @@ from edge.link.uplink import Uplink
 from edge.metrics import NodeMetrics
 from edge.retention import LocalRetention
 from edge.rollout.updater import SLOT, DutyModelSource, ModelUpdater, file_sha256
-from station.contracts import Event, NodeHealth, RunningModel, SeenBox, TopicKind, utcnow
+from edge.routing import EventRouter
+from edge.shutdown import Deadline, install_stop_signals
+from station.contracts import NodeHealth, RunningModel, TopicKind, utcnow
 from vision.detector import Detector, YoloDetector
 from vision.errors import ModelLoadError
-from vision.events import HazardEvent
 from vision.fire import SensorReading
 from vision.pipeline import CameraFrame, CameraResult, ModelUse
 from vision.privacy import FaceBlurrer
@@ -47,6 +44,7 @@ log = logging.getLogger(__name__)
 
 _READ_TIMEOUT_S = 1.0
 FIRE_HOLDS_FILE = "fire_holds.sqlite"
+_STOP_PARTS_S = 6.0  # the parts' share of shutdown.STOP_DEADLINE_S; the rest is for exiting
 
 
 def node_version() -> str:
@@ -86,79 +84,11 @@ def rollout_loader(config: DetectorConfig) -> Callable[[Path, list[str]], Detect
     return load
 
 
-class EventRouter:
-    """Where every event of the node goes: translated once, into the outbox, and camera fires
-    to the local rules directly."""
-
-    def __init__(self, node_id: str, send: Callable[[str, Event], object], topic: str) -> None:
-        """Send events of `node_id` through `send(topic, event)`."""
-        self.node_id = node_id
-        self._send = send
-        self._topic = topic
-        self._safety: LocalSafety | None = None
-
-    def attach_safety(self, safety: LocalSafety) -> None:
-        """Hand camera fires to these local rules from now on."""
-        self._safety = safety
-
-    def detach_safety(self) -> None:
-        """Stop handing camera events to the local rules (the node is stopping: the ENDs it
-        sends say the node stopped looking, not that a fire is out)."""
-        self._safety = None
-
-    def camera_looked(self, camera_id: str, at: datetime) -> None:
-        """Tell the local rules a camera has looked long enough to have seen a fire again."""
-        if self._safety is not None:
-            self._safety.rules.on_looked(camera_id, at)
-
-    def camera_event(
-        self,
-        camera_id: str,
-        event: HazardEvent,
-        *,
-        has_snapshot: bool,
-        snapshot_withheld: str = "",
-        boxes: Sequence[SeenBox] = (),
-    ) -> Event:
-        """Send one camera's event; fire and smoke also drive the local rules."""
-        if self._safety is not None:
-            self._safety.rules.on_hazard(camera_id, event)
-        wire = to_contract_event(
-            self.node_id,
-            event,
-            camera_id=camera_id,
-            has_snapshot=has_snapshot,
-            snapshot_withheld=snapshot_withheld,
-            boxes=boxes,
-        )
-        return self._emit(wire)
-
-    def device_event(self, device_id: str, event: HazardEvent) -> Event:
-        """Send one event the local rules raised about a device."""
-        return self._emit(to_contract_event(self.node_id, event, device_id=device_id))
-
-    def _emit(self, event: Event) -> Event:
-        self._send(self._topic, event)
-        log.info(
-            "event %s %s %s seq=%d source=%s zone=%s count=%d score=%.2f %s",
-            event.kind.value,
-            event.phase.value,
-            event.event_id,
-            event.seq,
-            event.source_id,
-            event.zone,
-            event.count,
-            event.score,
-            event.evidence,
-        )
-        return event
-
-
 def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
     """Run the node until `stop` is set or SIGINT/SIGTERM arrives, then shut down cleanly."""
     stop = stop or threading.Event()
     with ExitStack() as cleanup:
-        cleanup.callback(_install_signal_handlers(stop))
+        cleanup.callback(install_stop_signals(stop))
         outbox = Outbox(config.outbox.path, config.outbox.max_rows)
         cleanup.callback(outbox.close)
         uplink = Uplink(config.node_id, config.cloud, outbox, version=node_version())
@@ -168,18 +98,35 @@ def run_node(config: EdgeConfig, stop: threading.Event | None = None) -> None:
         safety = _start_local_safety(config, router)
         if safety is not None:
             cleanup.callback(safety.stop)
-        extra = load_extra_models(config)
-        main = DetectorSlot(build_detector(config.detector))
-        models = [
-            ModelUse(main),
-            *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
-        ]
+        loaded = _load_models(config, stop)
+        if loaded is None:
+            log.info("node %s stopped before it started watching", config.node_id)
+            return
+        main, models = loaded
         updater = _start_rollout(config, main)
         if updater is not None:
-            cleanup.callback(updater.stop)
+            cleanup.callback(updater.stop, 3.0)
         blurrer = build_blurrer(config.privacy)
         _run_parts(config, models, uplink, router, safety, stop, blurrer, updater)
     log.info("node %s stopped", config.node_id)
+
+
+def _load_models(
+    config: EdgeConfig, stop: threading.Event
+) -> tuple[DetectorSlot, list[ModelUse]] | None:
+    """The detector's slot and every model in use, the detector first; None if told to stop
+    meanwhile (a load cannot be interrupted, but nothing else need start after it)."""
+    log.info("node %s loading its models", config.node_id)
+    extra = load_extra_models(config)
+    if stop.is_set():
+        return None
+    main = DetectorSlot(build_detector(config.detector))
+    if stop.is_set():
+        return None
+    return main, [
+        ModelUse(main),
+        *(ModelUse(m, spec.cameras) for spec, m in zip(config.models, extra, strict=True)),
+    ]
 
 
 def _run_parts(
@@ -214,15 +161,34 @@ def _run_parts(
         router.detach_safety()
         analysis.close(utcnow())
     finally:
-        health.stop()
-        if stop_metrics is not None:
-            stop_metrics()
-        for part in (entry, reports):
-            if part is not None:
-                part.stop()
-        for camera in cameras.values():
-            camera.stop()
-        uplink.stop()
+        _stop_parts(list(cameras.values()), uplink, health, stop_metrics, entry, reports, updater)
+
+
+def _stop_parts(
+    cameras: list[Camera],
+    uplink: Uplink,
+    health: HealthReporter,
+    stop_metrics: Callable[[], None] | None,
+    entry: EntryService | None,
+    reports: DeviceStateReporter | None,
+    updater: ModelUpdater | None,
+) -> None:
+    """Stop every part within one shared budget: their waits must not add up."""
+    deadline = Deadline(_STOP_PARTS_S)
+    for camera in cameras:
+        camera.request_stop()  # all at once: each may be stuck in a read for seconds
+    if updater is not None:
+        updater.stop(deadline.left(3.0))  # first: no model swaps in while the node stops
+    health.stop()
+    if stop_metrics is not None:
+        stop_metrics()
+    if entry is not None:
+        entry.stop(deadline.left(2.0))
+    if reports is not None:
+        reports.stop()
+    for camera in cameras:
+        camera.stop(deadline.left(2.0))
+    uplink.stop(deadline.left(4.0))
 
 
 def _health(
@@ -402,21 +368,3 @@ def _sensor_reader(safety: LocalSafety | None) -> Callable[[], SensorReading] | 
     return lambda: SensorReading(
         smoke_alarm=environment.smoke, temperature_c=environment.temperature_c
     )
-
-
-def _install_signal_handlers(stop: threading.Event) -> Callable[[], None]:
-    """Make SIGINT/SIGTERM set `stop`; return a function restoring the old handlers."""
-    if threading.current_thread() is not threading.main_thread():
-        return lambda: None
-
-    def handle(signum: int, _frame: FrameType | None) -> None:
-        log.info("signal %s: stopping", signal.Signals(signum).name)
-        stop.set()
-
-    previous = {sig: signal.signal(sig, handle) for sig in (signal.SIGINT, signal.SIGTERM)}
-
-    def restore() -> None:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-    return restore

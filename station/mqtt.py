@@ -7,12 +7,16 @@ reconnects by itself within the bounds its caller chooses.
 
 from __future__ import annotations
 
+import logging
 import socket
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -71,3 +75,16 @@ def make_client(
     client.reconnect_delay_set(min_delay=reconnect_s[0], max_delay=reconnect_s[1])
     client.on_socket_open = no_delay
     return client
+
+
+def stop_loop(client: mqtt.Client, timeout_s: float = 5.0) -> bool:
+    """Stop the client's network thread, waiting at most `timeout_s`; False if it is still
+    running then (stuck in a DNS lookup or a connect, say: paho's own loop_stop would wait
+    for it without end, and with it whatever process is stopping)."""
+    stopper = threading.Thread(target=client.loop_stop, name="mqtt-loop-stop", daemon=True)
+    stopper.start()
+    stopper.join(timeout_s)
+    if stopper.is_alive():
+        log.warning("MQTT network thread still busy after %.1f s; left behind", timeout_s)
+        return False
+    return True

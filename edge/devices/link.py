@@ -12,7 +12,7 @@ from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
 from edge.devices.holds import FireHolds
 from edge.devices.model import DeviceRegistry, DoorLock, Environment, Relays
 from edge.devices.rules import DeviceEventSink, SafetyRules
-from station.mqtt import BrokerLogin, make_client
+from station.mqtt import BrokerLogin, make_client, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ class DeviceLink:
         """Disconnect and stop the network thread."""
         self._stopping = True
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def send(self, topic: str, payload: str) -> None:
         """Publish a command: QoS 1, never retained (a retained unlock would replay)."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from pathlib import Path
 from typing import Protocol
 
@@ -185,12 +186,14 @@ class EntryService:
             )
             self._scanner_thread.start()
 
-    def stop(self) -> None:
-        """Stop the background work and close the state file."""
+    def stop(self, timeout_s: float = 15.0) -> None:
+        """Stop the background work (waiting up to `timeout_s` in all) and close the state
+        file."""
         self._stop.set()
+        deadline = time.monotonic() + timeout_s
         for thread in (self._door_thread, self._scanner_thread, self._thread):
             if thread is not None and thread.is_alive():
-                thread.join(timeout=15)
+                thread.join(max(0.0, deadline - time.monotonic()))
         self._http.close()
         self.store.close()
 

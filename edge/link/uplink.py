@@ -35,7 +35,7 @@ from station.contracts import (
     decode,
     utcnow,
 )
-from station.mqtt import BrokerLogin, LastWill, make_client
+from station.mqtt import BrokerLogin, LastWill, make_client, stop_loop
 
 log = logging.getLogger(__name__)
 
@@ -154,28 +154,36 @@ class Uplink:
             properties=connect_props,
         )
         self._client.loop_start()
-        self._drain_thread = threading.Thread(target=self._drain_loop, name="uplink-drain")
+        self._drain_thread = threading.Thread(
+            target=self._drain_loop, name="uplink-drain", daemon=True
+        )
         self._drain_thread.start()
 
     def stop(self, timeout_s: float = 5.0) -> None:
-        """Say goodbye (retained offline/shutdown status), disconnect and stop the threads."""
+        """Say goodbye (retained offline/shutdown status), disconnect and stop the threads,
+        all within `timeout_s`."""
+        deadline = time.monotonic() + timeout_s
+
+        def left() -> float:
+            return max(0.0, deadline - time.monotonic())
+
         self._stopping.set()
         self._wake.set()
         if self._drain_thread is not None:
-            self._drain_thread.join(timeout_s)
-        self._await_receipts(timeout_s)
+            self._drain_thread.join(left())
+        self._await_receipts(left())
         if self.connected:
             goodbye = self._status(NodeState.OFFLINE, "shutdown")
             info = self._client.publish(self._status_topic, goodbye, qos=1, retain=True)
             try:
-                info.wait_for_publish(timeout_s)
+                info.wait_for_publish(left())
             except (RuntimeError, ValueError) as err:
                 log.warning("shutdown status not delivered: %s", err)
         # PUBACKs that came in meanwhile still count: those rows need not go again.
         self._apply_acks()
         self._apply_receipts()
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client, max(1.0, left()))
         self._connected.clear()
         log.info("uplink stopped; %d message(s) left in the outbox", self.outbox.depth())
 

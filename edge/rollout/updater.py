@@ -48,8 +48,8 @@ class ModelSource(Protocol):
         """The versions this node should run."""
         ...
 
-    def download(self, version: str) -> bytes:
-        """The weights of a version."""
+    def download(self, version: str, stop: threading.Event) -> bytes:
+        """The weights of a version (ModelUpdateError once `stop` is set)."""
         ...
 
 
@@ -77,14 +77,19 @@ class DutyModelSource:
         except (httpx.HTTPError, ValidationError, ValueError) as err:
             raise ModelUpdateError(f"cannot read the model assignment: {str(err)[:200]}") from err
 
-    def download(self, version: str) -> bytes:
-        """GET /models/{version}/weights."""
+    def download(self, version: str, stop: threading.Event) -> bytes:
+        """GET /models/{version}/weights, in chunks: a stop ends a slow download at once."""
+        chunks: list[bytes] = []
         try:
-            answer = self._http.get(f"/api/v1/models/{version}/weights")
-            answer.raise_for_status()
+            with self._http.stream("GET", f"/api/v1/models/{version}/weights") as answer:
+                answer.raise_for_status()
+                for chunk in answer.iter_bytes():
+                    if stop.is_set():
+                        raise ModelUpdateError(f"download of {version} cut short: stopping")
+                    chunks.append(chunk)
         except httpx.HTTPError as err:
             raise ModelUpdateError(f"cannot download {version}: {str(err)[:200]}") from err
-        return answer.content
+        return b"".join(chunks)
 
     def close(self) -> None:
         """Close the HTTP client."""
@@ -164,25 +169,25 @@ class ModelUpdater:
             log.info("model %s waits for a heartbeat to compare with", wanted.version)
             return False
         weights = self._fetch(wanted)  # a failed download is tried again at the next poll
-        try:
-            detector = self._loader(weights, wanted.classes)
-        except Exception as err:  # any load failure: refuse the version and say so
-            log.warning("model %s refused: %s", wanted.version, err)
-            self._refuse(wanted, f"refused: {err}"[:300])
-            return False
-        self._swap_in(wanted, detector, before)
-        return True
+        return self._load_and_swap(wanted, weights, before)
 
     def start(self) -> None:
         """Poll every `poll_s` on a background thread."""
         self._thread = threading.Thread(target=self._loop, name="model-updates", daemon=True)
         self._thread.start()
 
-    def stop(self) -> None:
-        """Stop polling."""
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop polling; wait up to `timeout_s` for a download or a load under way.
+
+        A download stops at its next chunk. A load cannot be cut short, and is waited for:
+        a model library still working on a daemon thread while the interpreter exits can
+        abort the process ("terminate called without an active exception").
+        """
         self._stop.set()
         if self._thread is not None:
-            self._thread.join(10)
+            self._thread.join(timeout_s)
+            if self._thread.is_alive():
+                log.warning("model updates still busy after %.1f s; left behind", timeout_s)
 
     def _loop(self) -> None:
         while not self._stop.wait(self._config.poll_s):
@@ -203,7 +208,7 @@ class ModelUpdater:
         path = folder / f"{wanted.version}.{wanted.format}"
         if path.is_file() and _sha256(path.read_bytes()) == wanted.sha256:
             return path
-        data = self._source.download(wanted.version)
+        data = self._source.download(wanted.version, self._stop)
         digest = _sha256(data)
         if digest != wanted.sha256:
             raise ModelUpdateError(f"{wanted.version}: SHA-256 {digest}, expected {wanted.sha256}")
@@ -211,6 +216,21 @@ class ModelUpdater:
         partial.write_bytes(data)
         partial.replace(path)  # never a half-written model under the real name
         return path
+
+    def _load_and_swap(self, wanted: Assignment, weights: Path, before: list[Vitals]) -> bool:
+        """Load the weights beside the running model and swap them in, unless stopping."""
+        if self._stop.is_set():
+            return False
+        try:
+            detector = self._loader(weights, wanted.classes)
+        except Exception as err:  # any load failure: refuse the version and say so
+            log.warning("model %s refused: %s", wanted.version, err)
+            self._refuse(wanted, f"refused: {err}"[:300])
+            return False
+        if self._stop.is_set():
+            return False  # the node is stopping: it restarts on its configured file anyway
+        self._swap_in(wanted, detector, before)
+        return True
 
     def _swap_in(self, wanted: Assignment, detector: Detector, before: list[Vitals]) -> None:
         with self._lock:

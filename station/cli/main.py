@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import sys
+import threading
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -16,6 +17,7 @@ logger = logging.getLogger(__name__)
 
 
 LOG_FORMATS = ("text", "json")
+_GRACEFUL_S = 5  # seconds open HTTP connections get on SIGTERM
 
 
 def _setup_logging(level: str, form: str = "text") -> None:
@@ -35,9 +37,6 @@ def _setup_logging(level: str, form: str = "text") -> None:
     logging.basicConfig(level=level.upper(), handlers=[handler])
 
 
-GRACEFUL_STOP_S = 5
-
-
 def _run_duty(args: argparse.Namespace) -> int:
     import uvicorn
     from pydantic import ValidationError
@@ -55,13 +54,13 @@ def _run_duty(args: argparse.Namespace) -> int:
     except KeyFileError as err:
         logger.error(_("cloud-duty's keys: %s"), err)
         return 2
-    # Open SSE feeds would hold a stop forever; consoles reconnect with Last-Event-ID.
+    # Bounded: an open console's live feed must not hold a SIGTERM for long.
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level="warning",
-        timeout_graceful_shutdown=GRACEFUL_STOP_S,
+        timeout_graceful_shutdown=_GRACEFUL_S,
     )
     return 0
 
@@ -72,11 +71,23 @@ def _run_edge(args: argparse.Namespace) -> int:
         return 2
     os.environ.setdefault("YOLO_OFFLINE", "1")
     os.environ.setdefault("YOLO_AUTOINSTALL", "0")
+    from edge.shutdown import install_stop_signals
+
+    # Before the models' libraries are imported (seconds): a SIGTERM meanwhile is a clean stop.
+    stop = threading.Event()
+    restore = install_stop_signals(stop)
+    try:
+        return _start_edge(Path(args.config), stop)
+    finally:
+        restore()
+
+
+def _start_edge(config_path: Path, stop: threading.Event) -> int:
     from edge.config import load_config
     from edge.errors import ConfigError
 
     try:
-        config = load_config(Path(args.config))
+        config = load_config(config_path)
     except ConfigError as err:
         logger.error("%s", err)
         return 2
@@ -84,8 +95,10 @@ def _run_edge(args: argparse.Namespace) -> int:
     from edge.node import run_node
     from vision.errors import ModelLoadError
 
+    if stop.is_set():
+        return 0
     try:
-        run_node(config)
+        run_node(config, stop)
     except ModelLoadError as err:
         logger.error("%s", err)
         return 2

@@ -43,6 +43,7 @@ from station.duty.metrics import DutyMetrics
 from station.duty.people.auth import ensure_admin
 from station.duty.people.keys import KeyRing, load_keys
 from station.duty.people.models import EntryKey
+from station.duty.scheduler import RunningJobs, stop_scheduler
 from station.duty.services import Services, services_of
 from station.duty.settings import DutySettings
 from station.i18n import Language, catalogue
@@ -50,6 +51,7 @@ from station.i18n import Language, catalogue
 logger = logging.getLogger(__name__)
 
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
+DURABLE_JOBS = ("durable",)  # the job stores start_scheduler backs with the database
 
 
 @cache
@@ -81,14 +83,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.metrics.ingest.backlog = ingest.backlog
     services.ingest = ingest
     scheduler = start_scheduler(services) if settings.start_scheduler else None
+    running = RunningJobs(scheduler) if scheduler is not None else None
     logger.info("cloud-duty ready (%s)", services.engine.url.render_as_string())
     try:
         yield
     finally:
-        if scheduler is not None:
-            scheduler.shutdown(wait=True)
+        # Ingest first: a batch it writes may start an escalation, which needs the scheduler.
         if ingest is not None:
             ingest.stop()
+        if scheduler is not None and running is not None:
+            stop_scheduler(scheduler, running, durable=DURABLE_JOBS)
         services.engine.dispose()
 
 

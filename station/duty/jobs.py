@@ -19,7 +19,7 @@ from station.duty.alerting.notifiers import build_notifiers
 from station.duty.fleet.deadman import DeadMansSwitch, notifier_pager, registered_nodes
 from station.duty.fleet.liveness import mark_silent_nodes_offline
 from station.duty.reports.retention import RetentionPolicy, RetentionReport, run_retention
-from station.duty.scheduler import DutyScheduler, StoppingThreadPool
+from station.duty.scheduler import StoppingThreadPool
 from station.duty.services import Services
 
 
@@ -98,10 +98,10 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
     """Start the scheduler with the escalation service and the periodic jobs."""
     engine = services.engine
     durable = SharedJobStore(engine=engine, tablename="apscheduler_jobs")
-    scheduler = DutyScheduler(
-        StoppingThreadPool(),
+    scheduler = BackgroundScheduler(
         timezone="UTC",
         jobstores={"default": MemoryJobStore(), "durable": durable},
+        executors={"default": StoppingThreadPool()},
     )
     steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
     escalation = EscalationService(

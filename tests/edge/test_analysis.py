@@ -9,7 +9,7 @@ import numpy as np
 
 from edge.analysis import StationAnalysis
 from edge.config import EdgeConfig
-from edge.node import EventRouter
+from edge.routing import EventRouter
 from station.contracts import Event, EventKind, EventPhase, EventSeverity
 from vision.detector import Detection
 from vision.fire import SensorReading

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from edge.analysis import WITHHELD_FACE, StationAnalysis
-from edge.node import EventRouter
+from edge.routing import EventRouter
 from station.contracts import Event, EventKind, EventPhase
 from tests.edge.test_analysis import FIRE_BOX, ScriptedDetector, flickering
 from tests.vision.images import read_image

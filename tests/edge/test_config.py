@@ -130,6 +130,51 @@ def test_the_node_refuses_any_token_but_its_own_node_credential(tmp_path: Path, 
     assert config.entry.duty_token.get_secret_value() == "uwsn_its-own"
 
 
+def _enrolled(tmp_path: Path) -> str:
+    """Write an enrolment's credentials file; return the YAML that names it."""
+    from edge.enrol import NodeCredentials, write_credentials
+
+    held = NodeCredentials.model_validate(
+        {
+            "node_id": "demo-node-1",
+            "station_id": "st-7",
+            "duty_url": "https://duty.example",
+            "duty_token": "uwsn_secret",
+            "broker_username": "demo-node-1",
+            "broker_password": "broker-secret",
+            "entry_public_keys": ["B" * 43],
+        }
+    )
+    write_credentials(tmp_path / "creds.yaml", held)
+    text = GOOD.replace("node_id: demo-node-1\n", "credentials: creds.yaml\n")
+    return text.replace(", username: node1, password: s3cret", "")
+
+
+def test_an_enrolled_node_takes_model_updates_from_the_cloud_it_enrolled_with(
+    tmp_path: Path,
+) -> None:
+    config = load_config(write(tmp_path, _enrolled(tmp_path)))
+    assert config.rollout is not None
+    assert config.rollout.duty_url == "https://duty.example"
+    assert config.rollout.duty_token.get_secret_value() == "uwsn_secret"
+    # The section's own defaults, the download folder beside the YAML like every path.
+    assert (config.rollout.poll_s, config.rollout.tls_ca_file) == (300.0, None)
+    assert config.rollout.dir == tmp_path / "var" / "models"
+    # What the YAML sets stays; the credentials fill only the rest.
+    own = "rollout: {poll_s: 60, rollback: {min_fps_ratio: 0.5}}\n"
+    config = load_config(write(tmp_path, _enrolled(tmp_path) + own))
+    assert config.rollout is not None
+    assert (config.rollout.poll_s, config.rollout.rollback.min_fps_ratio) == (60.0, 0.5)
+    assert config.rollout.duty_url == "https://duty.example"
+    # Turned off explicitly: no model updates.
+    config = load_config(write(tmp_path, _enrolled(tmp_path) + "rollout: null\n"))
+    assert config.rollout is None
+
+
+def test_without_credentials_there_is_no_rollout_unless_configured(tmp_path: Path) -> None:
+    assert load_config(write(tmp_path, GOOD)).rollout is None
+
+
 def test_credentials_fill_the_config_and_must_be_private(tmp_path: Path) -> None:
     from edge.enrol import NodeCredentials, write_credentials
 

@@ -12,7 +12,7 @@ import yaml
 
 from edge.config import load_config
 from edge.errors import ConfigError
-from edge.node import EventRouter
+from edge.routing import EventRouter
 from station.contracts import Event, EventKind, utcnow
 from vision.events import Hazard, HazardEvent, Phase, Severity
 

@@ -7,6 +7,7 @@ the dashboard's table show who runs what."""
 from __future__ import annotations
 
 import hashlib
+import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -69,6 +70,14 @@ def _node(
         rollout=rollout,
     )
     return EdgeProcess(config, tmp_path / f"{name}.log").start()
+
+
+def _stop(node: EdgeProcess) -> int | None:
+    """SIGTERM; the exit status, or None if it did not end in time."""
+    try:
+        return node.stop()
+    except subprocess.TimeoutExpired:
+        return None
 
 
 def _client(duty: DutyServer) -> httpx.Client:
@@ -141,10 +150,14 @@ def test_canary_promote_and_a_regressed_node_rolls_back_by_itself(
         assert promoted == ["node-a", "node-b"]
         _waiting(nodes, lambda: _rolled_back(duty, "node-b"), 180, "node-b rolling back")
         fleet = _fleet(duty)
+        # As systemd stops them: each node ends cleanly, its swapped or rolled-back model too.
+        codes = [_stop(node) for node in nodes]
     finally:
         for node in nodes:
             node.kill()
 
+    # A node that had to be ended by its watchdog exits with 1 and logs every thread's stack.
+    assert codes == [0, 0], "\n".join(n.log()[-6000:] for n in nodes)
     assert (fleet["node-a"]["state"], fleet["node-a"]["running"]) == ("running", "fall-v2")
     assert (fleet["node-b"]["running"], fleet["node-b"]["wanted"]) == ("", "fall-v2")
     assert fleet["node-b"]["rollback_reason"].startswith("fps ")

@@ -287,6 +287,12 @@ def test_a_node_enrols_once_and_its_config_refuses_other_tokens(
     assert loaded.entry.policy.station_id == "st-1"
     with _bearer(duty, loaded.entry.duty_token.get_secret_value()) as node:
         assert node.get("/api/v1/entry/sync").json()["public_key"] == loaded.entry.policy.public_key
+    # Model updates come from the cloud-duty it enrolled with, with its own credential.
+    assert loaded.rollout is not None
+    assert loaded.rollout.duty_url == duty.url
+    assert loaded.rollout.dir == tmp_path / "var" / "models"
+    with _bearer(duty, loaded.rollout.duty_token.get_secret_value()) as node:
+        assert node.get("/api/v1/nodes/node-1/models").json() == []
 
     service = {**config, "node_id": "node-1", "credentials": None}
     service["entry"] = {

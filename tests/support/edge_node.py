@@ -61,11 +61,11 @@ class EdgeProcess:
             )
         return self
 
-    def stop(self) -> int:
-        """SIGTERM, as systemd would; return the exit code."""
+    def stop(self, timeout_s: float = 30) -> int:
+        """SIGTERM, as systemd would; return the exit code (TimeoutExpired if it lingers)."""
         assert self._proc is not None
         self._proc.send_signal(signal.SIGTERM)
-        return self._proc.wait(30)
+        return self._proc.wait(timeout_s)
 
     def kill(self) -> None:
         """SIGKILL: no clean-up at all, as on a power cut."""

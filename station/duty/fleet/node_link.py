@@ -32,7 +32,7 @@ from station.contracts import (
 )
 from station.duty.fleet.ingest import Inbound, IngestPipeline, parse_node
 from station.duty.settings import DutySettings
-from station.mqtt import BrokerLogin, make_client
+from station.mqtt import BrokerLogin, make_client, stop_loop
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +104,7 @@ class MqttIngest:
         self._stop.set()
         self._worker.join(timeout=10)
         self._client.disconnect()
-        self._client.loop_stop()
+        stop_loop(self._client)
 
     def publish_command(self, node_id: str, command: Command) -> None:
         """Publish a command at QoS 1, never retained; paho holds it while the link is down."""

@@ -16,7 +16,7 @@ from edge.analysis import StationAnalysis
 from edge.devices.config import DevicesConfig, RulesConfig, StationBrokerConfig
 from edge.devices.holds import FireHolds
 from edge.devices.link import LocalSafety
-from edge.node import EventRouter
+from edge.routing import EventRouter
 from station.contracts import Event, EventKind, EventPhase
 from tests.edge.devices.support import Collected, Spy, wait_until
 from tests.edge.test_analysis import FIRE_BOX, ScriptedDetector, flickering

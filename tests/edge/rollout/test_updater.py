@@ -49,7 +49,7 @@ class Registry:
     def wanted(self) -> list[Assignment]:
         return self.assigned
 
-    def download(self, version: str) -> bytes:
+    def download(self, version: str, stop: threading.Event) -> bytes:
         self.downloads += 1
         return self.data
 
