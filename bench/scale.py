@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing as mp
+import random
 import subprocess
 import tempfile
 import threading
@@ -109,11 +110,18 @@ def node_messages(i: int, events: int, burst: int, every: int = 1) -> list[Messa
     return out
 
 
-def interleaved(per_node: list[list[Message]]) -> list[Message]:
-    """Round-robin over the nodes (every heartbeat, then every first event, ...), keeping each
-    node's own order, so a paced run spreads each kind over its whole length."""
-    longest = max((len(m) for m in per_node), default=0)
-    return [m[k] for k in range(longest) for m in per_node if k < len(m)]
+def spread(per_node: list[list[Message]], seed: int) -> list[Message]:
+    """Each node's heartbeat, and its events as one burst, at random points of the run (the
+    same points every run), so a paced run is a fleet's ordinary traffic, not all of its
+    heartbeats followed by an alert storm. A node's own messages keep their order."""
+    rng = random.Random(seed)
+    placed: list[tuple[float, int, Message]] = []
+    for messages in per_node:
+        beat, events = rng.random(), rng.random()
+        placed.append((beat, 0, messages[0]))
+        placed += [(max(beat, events), k, m) for k, m in enumerate(messages[1:], 1)]
+    placed.sort(key=lambda item: (item[0], item[1]))
+    return [m for _, _, m in placed]
 
 
 def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> None:
@@ -123,9 +131,8 @@ def publisher(port: int, share: list[int], args: Any, go: Any, done: Any) -> Non
     client.max_queued_messages_set(0)
     client.connect("127.0.0.1", port)
     client.loop_start()
-    messages = interleaved(
-        [node_messages(i, args.events, args.burst, args.events_every) for i in share]
-    )
+    per_node = [node_messages(i, args.events, args.burst, args.events_every) for i in share]
+    messages = spread(per_node, seed=share[0])
     # Paced: this publisher's share of the total rate; 0 publishes as fast as it can.
     gap = args.publishers / args.rate if args.rate else 0.0
     go.wait()
