@@ -106,6 +106,7 @@ class YoloDetector:
         if preload:
             _preload(preload)
         self._model = _load_model(self.model_path, imgsz, device, self.half)
+        self.steady_batch = steady_batch(self.model_path)
         self._last_ms = 0.0
 
     @property
@@ -129,14 +130,21 @@ class YoloDetector:
         if not frames:
             return []
         started = time.perf_counter()
-        results = self._model.predict(
-            [lift_dark(frame, self.dark) for frame in frames],
-            imgsz=self.imgsz,
-            conf=self.confidence,
-            device=self.device,
-            verbose=False,
-            **_precision(self.half),
-        )
+        lifted = [lift_dark(frame, self.dark) for frame in frames]
+        results = []
+        for at in range(0, len(lifted), self.steady_batch):
+            chunk = lifted[at : at + self.steady_batch]
+            # Padded to the steady batch with copies: their results are dropped below.
+            chunk += [chunk[-1]] * (self.steady_batch - len(chunk))
+            found = self._model.predict(
+                chunk,
+                imgsz=self.imgsz,
+                conf=self.confidence,
+                device=self.device,
+                verbose=False,
+                **_precision(self.half),
+            )
+            results += found[: len(lifted) - at]
         self._last_ms = (time.perf_counter() - started) * 1000.0
         return [self._to_detections(result) for result in results]
 
@@ -157,6 +165,26 @@ class YoloDetector:
             x1, y1, x2, y2 = (float(v) for v in xyxy)
             found.append(Detection(role, class_name, float(score), (x1, y1, x2, y2)))
         return found
+
+
+def steady_batch(model_path: Path) -> int:
+    """The batch size every call to this model should have: the export's batch for an INT8
+    OpenVINO model with a dynamic batch, else 1 (any size).
+
+    OpenVINO recompiles such a model whenever the batch size changes (0.4-0.6 s on a 2-core
+    node, measured), and a node's batch changes whenever a camera's frame is late; padding a
+    short batch costs a few tens of milliseconds instead. FP32 models take a new size cheaply.
+    """
+    metadata = model_path / "metadata.yaml"
+    if not metadata.is_file():
+        return 1
+    import yaml  # noqa: PLC0415  (ultralytics' own dependency; only OpenVINO folders need it)
+
+    data = yaml.safe_load(metadata.read_text()) or {}
+    args = data.get("args") or {}
+    int8 = args.get("quantize") == 8 or args.get("int8") is True
+    batch = int(data.get("batch") or 1)
+    return batch if int8 and args.get("dynamic") and batch > 1 else 1
 
 
 def _precision(half: bool) -> dict[str, Any]:

@@ -118,6 +118,10 @@ def _quiet_ultralytics() -> Iterator[None]:
     levels = [logger.level for logger in loggers]
     for logger in loggers:
         logger.setLevel(logging.WARNING)
+    # Their warnings still matter, on stderr: the handlers hold stdout itself, which
+    # redirect_stdout does not reach.
+    streams = [h for logger in loggers for h in logger.handlers if type(h) is logging.StreamHandler]
+    previous = [handler.setStream(sys.stderr) for handler in streams]
     try:
         # NNCF draws its progress bars on stdout: the path printed after must be all there is.
         with contextlib.redirect_stdout(sys.stderr):
@@ -125,6 +129,8 @@ def _quiet_ultralytics() -> Iterator[None]:
     finally:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
+        for handler, stream in zip(streams, previous, strict=True):
+            handler.setStream(stream)
 
 
 def _offline() -> None:
