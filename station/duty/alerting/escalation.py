@@ -20,10 +20,10 @@ from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from station.duty.alerting.alerts import SYSTEM_ACTOR, record_change
-from station.duty.alerting.models import Alert, AlertPublic, AlertStatus
+from station.duty.alerting.models import Alert, AlertPublic, AlertStatus, PhonePage
 from station.duty.alerting.roster_models import EscalationPolicy, EscalationStep
 from station.duty.alerting.rosters import on_duty
 from station.duty.clock import Clock
@@ -115,14 +115,18 @@ class EscalationService:
         claimed = self._claim(alert_id, step, now)
         if claimed is None:
             return
-        public, people, current = claimed
+        public, people, current, page_started = claimed
         if not people:
             logger.error("alert %s level %d: nobody on duty", alert_id, current.level)
         due = now + timedelta(seconds=current.wait_s)
         try:
             self._scheduler.schedule(alert_id, step + 1, due)
-            self._on_step(current.level)
-            self._pager.page(public, people, current.level)
+            if page_started:
+                # Its phone page was stored before the failure; page fail-over moves it on.
+                logger.warning("alert %s step %d: page already started", alert_id, step)
+            else:
+                self._on_step(current.level)
+                self._pager.page(public, people, current.level)
         except SQLAlchemyError:
             self._release(alert_id, step, now)
             raise
@@ -140,8 +144,9 @@ class EscalationService:
 
     def _claim(
         self, alert_id: int, step: int, now: datetime
-    ) -> tuple[AlertPublic, list[str], EscalationStep] | None:
-        """Advance the level (or retake a stalled step) and hold the step for STEP_LEASE."""
+    ) -> tuple[AlertPublic, list[str], EscalationStep, bool] | None:
+        """Advance the level (or retake a stalled step) and hold the step for STEP_LEASE;
+        also say whether a retaken step had already stored its phone page."""
         with Session(self._engine) as session:
             alert = session.get(Alert, alert_id, with_for_update=True)
             if alert is None or alert.status is not AlertStatus.OPEN or alert.suppressed:
@@ -162,6 +167,7 @@ class EscalationService:
                 return None
             current = steps[step % len(steps)]
             people = on_duty(session, _region(session, alert.station_id), current.level, now)
+            started = resuming and _page_stored(session, alert_id, steps, step)
             if not resuming:
                 alert.escalation_level = step + 1
                 note = ", ".join(people) or "nobody on duty at this level"
@@ -171,7 +177,7 @@ class EscalationService:
             # Read before the commit: after it, reading would need the connection again.
             public = AlertPublic.model_validate(alert)
             session.commit()
-        return public, people, current
+        return public, people, current, started
 
     def _mark_paged(self, alert_id: int, step: int, due: datetime) -> None:
         with Session(self._engine) as session:
@@ -218,6 +224,19 @@ def stalled(session: Session, before: datetime) -> list[tuple[int, int]]:
     ).all()
     # A level ahead of the pages is a step that advanced but never sent its notices.
     return [(i, level - 1 if level > paged else level) for i, level, paged in rows if i]
+
+
+def _page_stored(session: Session, alert_id: int, steps: list[EscalationStep], step: int) -> bool:
+    """Whether `step` stored its phone page: the alert has more pages at the step's level than
+    the earlier steps at that level made."""
+    level = steps[step % len(steps)].level
+    earlier = sum(1 for t in range(step) if steps[t % len(steps)].level == level)
+    stored = session.exec(
+        select(func.count())
+        .select_from(PhonePage)
+        .where(PhonePage.alert_id == alert_id, PhonePage.level == level)
+    ).one()
+    return stored > earlier
 
 
 def _stalled_at(alert: Alert, step: int, now: datetime) -> bool:

@@ -18,7 +18,7 @@ from station.duty.alerting.escalation import (
     EscalationService,
     unescalated,
 )
-from station.duty.alerting.models import Alert, AlertAction, AlertPublic
+from station.duty.alerting.models import Alert, AlertAction, AlertPublic, PhonePage
 from station.duty.alerting.roster_models import EscalationPolicy, RosterOverride, Rotation
 from station.duty.alerting.rosters import coverage_gaps, on_duty, on_shift
 from station.duty.fleet.ingest import Inbound, IngestPipeline
@@ -300,3 +300,50 @@ def test_a_crashed_step_is_held_by_its_lease_then_resumed(
     clock.advance(STEP_LEASE.total_seconds())
     assert survivor.resume_stalled() == 1
     assert pager.pages == [(alert_id, ("li",), 1)]
+
+
+@dataclass
+class PageThenDropPager(RecordingPager):
+    """Stores the step's phone page, then loses the database before the first text."""
+
+    engine: Engine | None = None
+
+    def page(self, alert: AlertPublic, usernames: list[str], level: int) -> None:
+        """Store the page row, then fail; record only calls made after that."""
+        if self.engine is not None:
+            with Session(self.engine) as session:
+                page = PhonePage(
+                    alert_id=alert.id,
+                    level=level,
+                    chain=[[usernames[0], "sms"]],
+                    short_code="0001",
+                    deadline_at=datetime.now(UTC),
+                )
+                session.add(page)
+                session.commit()
+            self.engine = None
+            raise OperationalError("SELECT page", {}, Exception("connection lost"))
+        super().page(alert, usernames, level)
+
+
+def test_a_resumed_step_whose_page_was_stored_does_not_page_again(
+    engine: Engine, clock: ManualClock
+) -> None:
+    _setup(engine)
+    sched, pager = RecordingScheduler(), PageThenDropPager(engine=engine)
+    service = EscalationService(engine, clock, sched, pager)
+    alert_id = _fall_alert(engine, clock, service)
+    with pytest.raises(OperationalError):
+        _run_due(service, sched, clock)
+    clock.advance(OVERDUE.total_seconds() + 1)
+    assert service.resume_stalled() == 1
+    assert pager.pages == []  # page fail-over moves the stored page on; no second one
+    with Session(engine) as session:
+        assert len(session.exec(select(PhonePage)).all()) == 1
+        alert = session.get(Alert, alert_id)
+        assert alert is not None
+        assert (alert.escalation_level, alert.paged_steps) == (1, 1)
+    # The next step, at the next level, pages as usual.
+    clock.advance(300)
+    _run_due(service, sched, clock)
+    assert pager.pages == [(alert_id, ("wang",), 2)]
