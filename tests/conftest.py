@@ -13,6 +13,7 @@ from tests.support.broker import MosquittoBroker
 from tests.support.browser import chromium
 from tests.support.database import fresh_database
 from tests.support.reaper import EXIT_GRACE_S, exit_within, mark_this_run, reap_leftovers
+from tests.support.s3_server import S3Server, s3_server
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
@@ -65,6 +66,13 @@ def pg_url() -> Iterator[str]:
     """A fresh PostgreSQL database, created for this test and dropped after it."""
     with fresh_database() as url:
         yield url
+
+
+@pytest.fixture
+def s3() -> Iterator[S3Server]:
+    """A fresh S3-compatible server (moto's) with the bucket and a key for it."""
+    with s3_server() as server:
+        yield server
 
 
 @pytest.fixture

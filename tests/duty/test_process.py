@@ -7,43 +7,30 @@ import signal
 import threading
 from pathlib import Path
 
-import httpx
 import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 
-from bench.alert_latency import TOKEN, start_duty
+from bench.alert_latency import start_duty
 from station.duty.scheduler import StoppingThreadPool
 from tests.support.broker import MosquittoBroker
-from tests.support.duty_server import wait_until
+from tests.support.duty_server import TOKEN, FeedReader, wait_until
 
 pytestmark = pytest.mark.integration
 
 
-def _hold_feed(url: str, opened: threading.Event) -> None:
-    headers = {"Authorization": f"Bearer {TOKEN}"}
-    try:
-        with (
-            httpx.Client(headers=headers, timeout=httpx.Timeout(10, read=None)) as http,
-            http.stream("GET", f"{url}/api/v1/alerts/feed") as response,
-        ):
-            opened.set()
-            for _ in response.iter_lines():
-                pass
-    except httpx.HTTPError:
-        return  # the server going away ends the stream
-
-
 def test_sigterm_stops_cloud_duty_with_a_feed_open(tmp_path: Path, broker: MosquittoBroker) -> None:
     db_url = f"sqlite:///{tmp_path / 'duty.db'}"
-    proc, url = start_duty(db_url, broker.port, tmp_path, [f"UWS_KEY_FILE={tmp_path}/keys.json"])
+    # The tests' service token, the one FeedReader signs in with.
+    settings = [f"UWS_KEY_FILE={tmp_path}/keys.json", f"UWS_API_TOKEN={TOKEN}"]
+    proc, url = start_duty(db_url, broker.port, tmp_path, settings)
+    feed = FeedReader(url)
     try:
-        opened = threading.Event()
-        threading.Thread(target=_hold_feed, args=(url, opened), daemon=True).start()
-        assert opened.wait(15), "the feed did not open"
+        feed.start()
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=20) in (0, -signal.SIGTERM)
         assert "Scheduler has been shut down" in (tmp_path / "duty.log").read_text()
     finally:
+        feed.stop()
         if proc.poll() is None:
             proc.kill()
             proc.wait()

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 
@@ -15,32 +14,15 @@ from station.duty.alerting.snapshots import parse_store_url
 from station.duty.fleet.ingest import Inbound
 from station.duty.reports.retention import RetentionPolicy, run_retention
 from station.duty.services import services_of
+from tests.duty.conftest import ManualClock
 from tests.duty.messages import event
 from tests.support.broker import MosquittoBroker
 from tests.support.duty_server import DutyServer
-from tests.support.s3_server import BUCKET, REGION, S3Server, s3_server
+from tests.support.s3_server import BUCKET, REGION, S3Server
 
 pytestmark = pytest.mark.integration
 
 NODE = NodeTopics("node-s")
-
-
-class FixedClock:
-    """A clock standing where the test puts it."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        """Return the set time."""
-        return self.at
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    """A fresh S3-compatible server with the bucket and a key for it."""
-    with s3_server() as server:
-        yield server
 
 
 def _jpeg(mark: int) -> bytes:
@@ -89,14 +71,16 @@ def test_replicas_share_snapshots_in_the_object_store_and_retention_expires_them
 
         # Retention as the job runs it, thirty days after ev-new was stored: ev-old is past.
         client = make_s3_client(s3.endpoint_url, REGION, s3.access_key_id, s3.secret_access_key)
-        clock = FixedClock(utcnow())
+        clock = ManualClock()
         store = S3SnapshotStorage(
             client, parse_store_url(s3.settings()["snapshot_store_url"]), clock
         )
         newest = client.head_object(Bucket=BUCKET, Key=store.location.key("node-s", "ev-new"))
-        clock.at = newest["LastModified"] + timedelta(days=30)
+        clock.current = newest["LastModified"] + timedelta(days=30)
         policy = RetentionPolicy(snapshot_days=30, visit_days=90, record_days=180, audit_days=1000)
-        assert run_retention(services_of(first.app).engine, store, clock.at, policy).snapshots == 1
+        assert (
+            run_retention(services_of(first.app).engine, store, clock.now(), policy).snapshots == 1
+        )
         with second.client() as http:
             assert http.get("/api/v1/events/ev-old/snapshot").status_code == 404
             assert http.get("/api/v1/events/ev-new/snapshot").content == _jpeg(2)

@@ -4,8 +4,7 @@ refused, expired by retention, and a store that refuses or is away is Unavailabl
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,31 +19,14 @@ from station.duty.db import make_engine, migrate
 from station.duty.errors import UnavailableError
 from station.duty.reports.retention import RetentionPolicy, run_retention
 from station.duty.settings import DutySettings
-from tests.support.s3_server import BUCKET, REGION, S3Server, s3_server
+from tests.duty.conftest import ManualClock
+from tests.support.s3_server import BUCKET, REGION, S3Server
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
 JPEG = b"\xff\xd8\xff\xe0" + b"\x01" * 32
 POLICY = RetentionPolicy(snapshot_days=30, visit_days=90, record_days=180, audit_days=1000)
-
-
-class FixedClock:
-    """A clock standing where the test puts it."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def now(self) -> datetime:
-        """Return the set time."""
-        return self.at
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    """A fresh S3-compatible server with the bucket and a key for it."""
-    with s3_server() as server:
-        yield server
 
 
 def _storage(s3: S3Server, secret: str | None = None, **kwargs: Any) -> S3SnapshotStorage:
@@ -134,7 +116,7 @@ def test_retention_deletes_only_the_snapshots_past_their_days(s3: S3Server, tmp_
     engine = make_engine(f"sqlite:///{tmp_path / 'duty.sqlite'}")
     migrate(engine)
     _client(s3).put_object(Bucket=BUCKET, Key="elsewhere/node-1/ev-x.jpg", Body=JPEG)
-    clock = FixedClock(utcnow())
+    clock = ManualClock()
     store = _storage(s3, clock=clock)
     store.save("node-1", "ev-old", JPEG)
     # The store stamps objects to the second: let one tick so the two differ.
@@ -144,8 +126,8 @@ def test_retention_deletes_only_the_snapshots_past_their_days(s3: S3Server, tmp_
     store.save("node-1", "ev-new", JPEG)
     newest = _client(s3).head_object(Bucket=BUCKET, Key="snaps/node-1/ev-new.jpg")["LastModified"]
     # Thirty days after the newer one was stored: the older one is past its time.
-    clock.at = newest + timedelta(days=POLICY.snapshot_days)
-    report = run_retention(engine, store, clock.at, POLICY)
+    clock.current = newest + timedelta(days=POLICY.snapshot_days)
+    report = run_retention(engine, store, clock.now(), POLICY)
     assert report.snapshots == 1
     assert store.load("node-1", "ev-old") is None
     assert store.load("node-1", "ev-new") == JPEG
