@@ -38,7 +38,7 @@ from station.duty.fleet.ingest import IngestPipeline, IngestStats
 from station.duty.fleet.node_health import HealthLimits
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
-from station.duty.jobs import escalate_soon, start_scheduler
+from station.duty.jobs import DURABLE_STORE, escalate_soon, start_scheduler
 from station.duty.metrics import DutyMetrics
 from station.duty.people.auth import ensure_admin
 from station.duty.people.keys import KeyRing, load_keys
@@ -51,7 +51,6 @@ from station.i18n import Language, catalogue
 logger = logging.getLogger(__name__)
 
 CONSOLE_PAGE = Path(__file__).parent / "static" / "console.html"
-DURABLE_JOBS = ("durable",)  # the job stores start_scheduler backs with the database
 
 
 @cache
@@ -92,7 +91,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         if ingest is not None:
             ingest.stop()
         if scheduler is not None and running is not None:
-            stop_scheduler(scheduler, running, durable=DURABLE_JOBS)
+            stop_scheduler(scheduler, running, durable=[DURABLE_STORE])
         services.engine.dispose()
 
 

@@ -22,6 +22,8 @@ from station.duty.reports.retention import RetentionPolicy, RetentionReport, run
 from station.duty.scheduler import StoppingThreadPool
 from station.duty.services import Services
 
+DURABLE_STORE = "durable"  # the job store backed by the database, shared by the replicas
+
 
 def check_liveness(services: Services, silence: timedelta) -> list[str]:
     """Mark nodes offline that missed their heartbeats; return their ids."""
@@ -100,10 +102,10 @@ def start_scheduler(services: Services) -> BackgroundScheduler:
     durable = SharedJobStore(engine=engine, tablename="apscheduler_jobs")
     scheduler = BackgroundScheduler(
         timezone="UTC",
-        jobstores={"default": MemoryJobStore(), "durable": durable},
+        jobstores={"default": MemoryJobStore(), DURABLE_STORE: durable},
         executors={"default": StoppingThreadPool()},
     )
-    steps = JobStoreScheduler(scheduler, engine.url.render_as_string())
+    steps = JobStoreScheduler(scheduler, engine.url.render_as_string(), DURABLE_STORE)
     escalation = EscalationService(
         engine, services.clock, steps, services.pager, services.metrics.escalated
     )
