@@ -1,10 +1,11 @@
-"""Shared fixtures: a real Mosquitto, a real PostgreSQL database, the shared models and media."""
+"""Shared fixtures: real Mosquitto, PostgreSQL and S3 store; the shared models and media."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from playwright.sync_api import Browser
@@ -13,7 +14,9 @@ from tests.support.broker import MosquittoBroker
 from tests.support.browser import chromium
 from tests.support.database import fresh_database
 from tests.support.reaper import EXIT_GRACE_S, exit_within, mark_this_run, reap_leftovers
-from tests.support.s3_server import S3Server, s3_server
+
+if TYPE_CHECKING:
+    from tests.support.s3_server import S3Server
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_AUTOINSTALL", "0")
@@ -71,6 +74,9 @@ def pg_url() -> Iterator[str]:
 @pytest.fixture
 def s3() -> Iterator[S3Server]:
     """A fresh S3-compatible server (moto's) with the bucket and a key for it."""
+    # Imported here: moto and boto3 take a second to import, and few tests need them.
+    from tests.support.s3_server import s3_server
+
     with s3_server() as server:
         yield server
 
