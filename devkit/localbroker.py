@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+import random
 import shutil
 import socket
 import subprocess
@@ -16,11 +17,35 @@ class BrokerMissingError(RuntimeError):
     """Mosquitto is not installed."""
 
 
+# Below the kernel's ephemeral range: a client connecting to a server that is restarting
+# there can be given that very port as its own and connect to itself (TCP simultaneous
+# open), which then keeps the server from binding it again.
+_PORT_FLOOR = 20000
+_handed_out: set[int] = set()
+
+
+def _ephemeral_floor() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
-    """Return a TCP port that is free on the loopback interface right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """Return a loopback TCP port, free now, that no outgoing connection will be given."""
+    ceiling = _ephemeral_floor()
+    for _ in range(200):
+        port = random.randrange(_PORT_FLOOR, max(ceiling, _PORT_FLOOR + 1000))
+        if port in _handed_out:
+            continue
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        _handed_out.add(port)
+        return port
+    raise OSError("no free loopback port below the ephemeral range")
 
 
 def wait_for_port(port: int, timeout_s: float = 10.0) -> None:
