@@ -8,7 +8,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from sqlmodel import Session
 
-from station.duty.alerting.alerts import AlertBook
+from station.duty.alerting.alert_book import AlertBook
 from station.duty.alerting.escalation import (
     EscalationService,
     JobStoreScheduler,

@@ -28,13 +28,8 @@ from station.contracts import (
     decode_for_topic,
     parse_topic,
 )
-from station.duty.alerting.alerts import (
-    DEFAULT_REOPEN_WINDOW,
-    OCCUPANCY_KINDS,
-    AlertBook,
-    alert_zone,
-    apply_event,
-)
+from station.duty.alerting.alert_book import AlertBook, apply_event
+from station.duty.alerting.alerts import DEFAULT_REOPEN_WINDOW, OCCUPANCY_KINDS, alert_zone
 from station.duty.alerting.models import EventRecord
 from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
@@ -253,7 +248,8 @@ class IngestPipeline:
                 (stations[e.node_id], e.kind.value, alert_zone(e.kind.value, e.zone))
                 for e in events
                 if e.kind.value not in OCCUPANCY_KINDS
-            }
+            },
+            reopen_from=min(e.started_at for e in events),
         )
         ids = {e.event_id for e in events}
         known = {

@@ -10,7 +10,8 @@ from sqlalchemy import JSON, Table, bindparam, text, update
 from sqlmodel import Session, col, select
 
 from station.contracts import NodeHealth, NodeState, NodeStatus, StationState
-from station.duty.alerting.alerts import STATION_OFFLINE, AlertBook
+from station.duty.alerting.alert_book import AlertBook
+from station.duty.alerting.alerts import STATION_OFFLINE
 from station.duty.fleet.models import Node
 from station.duty.fleet.models import NodeState as StoredState
 
@@ -33,6 +34,8 @@ def apply_heartbeats(
     returning = session.exec(
         select(Node).where(col(Node.id).in_(beats.keys()), Node.state != StoredState.ONLINE)
     ).all()
+    # A fleet coming back (after a WAN cut, say) reads its offline alerts in one query.
+    book.lock({(node.station_id, STATION_OFFLINE, node.id) for node in returning})
     for node in returning:
         _mark_online(book, node, now)
     ids = list(beats)
@@ -104,6 +107,7 @@ def mark_silent_nodes_offline(
     silent = session.exec(
         select(Node).where(Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence)
     ).all()
+    book.lock({(node.station_id, STATION_OFFLINE, node.id) for node in silent}, reopen_from=now)
     for node in silent:
         _mark_offline(book, node.station_id, node, now, "missed heartbeats")
         session.add(node)

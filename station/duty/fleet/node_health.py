@@ -10,7 +10,8 @@ from datetime import datetime
 from sqlmodel import Session, col, select
 
 from station.contracts import NodeHealth
-from station.duty.alerting.alerts import STATION_OFFLINE, AlertBook
+from station.duty.alerting.alert_book import AlertBook
+from station.duty.alerting.alerts import STATION_OFFLINE
 from station.duty.alerting.models import Alert, AlertStatus
 
 logger = logging.getLogger(__name__)

@@ -19,7 +19,8 @@ from station.contracts import (
     StationState,
     TopicKind,
 )
-from station.duty.alerting.alerts import STATION_OFFLINE, AlertBook
+from station.duty.alerting.alert_book import AlertBook
+from station.duty.alerting.alerts import STATION_OFFLINE
 from station.duty.alerting.models import Alert, EventRecord
 from station.duty.fleet.ingest import Inbound, IngestPipeline
 from station.duty.fleet.liveness import mark_silent_nodes_offline
