@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from sqlmodel import Session, col, select
 
 from station.duty.errors import ConflictError, NotFoundError
-from station.duty.fleet.models import Station
+from station.duty.fleet.models import Node, Station
 from station.duty.people import cards, erasure
 from station.duty.people import consents as consent_texts
 from station.duty.people.keys import KeyRing
@@ -198,6 +198,31 @@ def issue_member_credential(
         raise MemberConflictError(str(err)) from err
 
 
+def _holders(session: Session, kind: ConsentKind, station_id: str | None = None) -> set[str]:
+    """The members with an active consent of a kind (at a station, if one is named)."""
+    query = select(ConsentRecord.member_id).where(
+        ConsentRecord.kind == kind.value, col(ConsentRecord.withdrawn_at).is_(None)
+    )
+    if station_id is not None:
+        query = query.where(ConsentRecord.station_id == station_id)
+    return set(session.exec(query))
+
+
+def face_withdrawn(session: Session, node_id: str | None) -> set[str]:
+    """The members whose templates a node must delete: every member who ever gave the face
+    consent, less those it may keep. A node keeps the members with an active face consent
+    at its own station, and shared templates while the sharing consent stands: face
+    withdrawal is per station, and withdrawing sharing deletes the shared copies. Without a
+    node (an admin's sync), only members with no active face consent anywhere are listed."""
+    face = ConsentKind.FACE.value
+    ever = set(session.exec(select(ConsentRecord.member_id).where(ConsentRecord.kind == face)))
+    node = session.get(Node, node_id) if node_id else None
+    if node is None:
+        return ever - _holders(session, ConsentKind.FACE)
+    kept = _holders(session, ConsentKind.FACE, node.station_id)
+    return ever - kept - _holders(session, ConsentKind.FACE_SHARING)
+
+
 def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: datetime) -> EntrySync:
     """Return the keys, the revoked members, those with no face consent left, and (for a
     node) the erased members whose templates it must delete and confirm.
@@ -207,24 +232,11 @@ def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: dateti
     """
     revoked = {r.member_id for r in session.exec(select(MemberRevocation))}
     revoked |= erasure.erased_since(session, now - MAX_TOKEN_LIFETIME)
-    ever = set(
-        session.exec(
-            select(ConsentRecord.member_id).where(ConsentRecord.kind == ConsentKind.FACE.value)
-        )
-    )
-    active = set(
-        session.exec(
-            select(ConsentRecord.member_id).where(
-                ConsentRecord.kind == ConsentKind.FACE.value,
-                col(ConsentRecord.withdrawn_at).is_(None),
-            )
-        )
-    )
     return EntrySync(
         public_key=keys.public_key,
         public_keys=keys.public_keys,
         revoked=sorted(revoked),
-        face_withdrawn=sorted(ever - active),
+        face_withdrawn=sorted(face_withdrawn(session, node_id)),
         erased=erasure.pending_for_node(session, node_id) if node_id else [],
         revoked_cards=cards.revoked_ids(session),
     )
