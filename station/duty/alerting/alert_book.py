@@ -146,6 +146,22 @@ class AlertBook:
         self.session.add(alert)
         self._touch(alert, "repeated")
 
+    def open_all(self, firsts: dict[AlertKey, tuple[datetime, str]]) -> None:
+        """Open, in one statement, the alerts the first events of these keys will fold into
+        (key -> the first event's time and severity); reopen the recently resolved ones."""
+        fresh = []
+        for key, (at, severity) in firsts.items():
+            if self.open_alert(*key) is None and self._reopen(*key, at) is None:
+                # Empty until its first event folds in, as a reopened alert is.
+                alert = self._new_alert(key, at, severity, count=0)
+                self._open[key] = alert
+                fresh.append(alert)
+        if fresh:
+            self.session.add_all(fresh)
+            self.session.flush()  # one INSERT ... RETURNING for all of them
+            for alert in fresh:
+                self._opened(alert)
+
     def _open_new(
         self,
         station_id: str,
@@ -156,26 +172,34 @@ class AlertBook:
         event_id: str,
         severity: str,
     ) -> Alert:
-        alert = Alert(
+        alert = self._new_alert((station_id, kind, zone), at, severity, count=1)
+        alert.active_events, alert.score, alert.last_event_id = 1, score, event_id
+        self.session.add(alert)
+        self.session.flush()
+        self._open[(station_id, kind, zone)] = alert
+        self._opened(alert)
+        return alert
+
+    def _new_alert(self, key: AlertKey, at: datetime, severity: str, count: int) -> Alert:
+        station_id, kind, zone = key
+        return Alert(
             station_id=station_id,
             kind=kind,
             zone=zone,
             severity=severity,
             first_at=at,
             last_at=at,
-            score=score,
-            active_events=1,
-            last_event_id=event_id,
+            score=0.0,
+            count=count,
+            active_events=0,
             suppressed=self._station_offline(station_id, kind),
         )
-        self.session.add(alert)
-        self.session.flush()
-        self._open[(station_id, kind, zone)] = alert
+
+    def _opened(self, alert: Alert) -> None:
         alert_id = self._touch(alert, "opened")
         self.session.add(AlertAction(alert_id=alert_id, action="opened", actor=SYSTEM_ACTOR))
-        if not alert.suppressed and pages_anyone(severity):
+        if not alert.suppressed and pages_anyone(alert.severity):
             self.opened.append(alert_id)
-        return alert
 
     def _reopen(self, station_id: str, kind: str, zone: str, at: datetime) -> Alert | None:
         """Bring back an alert resolved within the window, rather than start a new one."""

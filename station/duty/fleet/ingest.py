@@ -28,8 +28,13 @@ from station.contracts import (
     decode_for_topic,
     parse_topic,
 )
-from station.duty.alerting.alert_book import AlertBook, apply_event
-from station.duty.alerting.alerts import DEFAULT_REOPEN_WINDOW, OCCUPANCY_KINDS, alert_zone
+from station.duty.alerting.alert_book import AlertBook, AlertKey, apply_event
+from station.duty.alerting.alerts import (
+    DEFAULT_REOPEN_WINDOW,
+    OCCUPANCY_KINDS,
+    alert_zone,
+    event_severity,
+)
 from station.duty.alerting.models import EventRecord
 from station.duty.alerting.snapshots import SnapshotStorage, SnapshotStore
 from station.duty.clock import Clock
@@ -243,6 +248,16 @@ class IngestPipeline:
     ) -> None:
         if not events:
             return
+        ids = {e.event_id for e in events}
+        known = {
+            r.id: r for r in session.exec(select(EventRecord).where(col(EventRecord.id).in_(ids)))
+        }
+        firsts: dict[AlertKey, tuple[datetime, str]] = {}
+        for e in events:
+            kind = e.kind.value
+            if kind not in OCCUPANCY_KINDS and e.event_id not in known:
+                key = (stations[e.node_id], kind, alert_zone(kind, e.zone))
+                firsts.setdefault(key, (e.started_at, event_severity(kind, e.severity)))
         book.lock(
             {
                 (stations[e.node_id], e.kind.value, alert_zone(e.kind.value, e.zone))
@@ -251,10 +266,7 @@ class IngestPipeline:
             },
             reopen_from=min(e.started_at for e in events),
         )
-        ids = {e.event_id for e in events}
-        known = {
-            r.id: r for r in session.exec(select(EventRecord).where(col(EventRecord.id).in_(ids)))
-        }
+        book.open_all(firsts)
         for event in events:
             known[event.event_id] = apply_event(
                 book, stations[event.node_id], event, known.get(event.event_id)
