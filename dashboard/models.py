@@ -76,11 +76,21 @@ class StationStatus(ApiModel):
     time_zone: str = "Asia/Shanghai"
 
 
+class FaceFiling(ApiModel):
+    """People whose faces the nodes may hold, against the filing threshold."""
+
+    enrolled: int
+    threshold: int
+    warn_at: int
+    network: bool
+
+
 class Overview(ApiModel):
     """Every visible station and its state."""
 
     generated_at: datetime
     stations: list[StationStatus]
+    faces: FaceFiling | None = None
 
 
 class Bucket(ApiModel):

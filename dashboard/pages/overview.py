@@ -8,8 +8,33 @@ import streamlit as st
 from dashboard import basemap, charts, data
 from dashboard.client import DutyError
 from dashboard.i18n import _
+from dashboard.models import FaceFiling
 
 _SEVERITY = {"alert": 0, "offline": 1, "full": 2, "ok": 3}
+
+
+def _show_faces(faces: FaceFiling) -> None:
+    """The enrolled faces against the filing threshold, with a warning from `warn_at` on."""
+    st.metric(_("Enrolled faces / filing threshold"), f"{faces.enrolled} / {faces.threshold}")
+    if not faces.network:
+        st.caption(_("Your stations only: the filing threshold counts the whole network."))
+    share = round(100 * faces.enrolled / faces.threshold)
+    if faces.enrolled >= faces.threshold:
+        st.warning(
+            _(
+                "{enrolled} people's faces are enrolled, at or above the filing threshold of "
+                "{threshold}: the face recognition measures require filing with the provincial "
+                "cyberspace office within 30 working days."
+            ).format(enrolled=faces.enrolled, threshold=faces.threshold)
+        )
+    elif faces.enrolled >= faces.warn_at:
+        st.warning(
+            _(
+                "{enrolled} people's faces are enrolled, {share}% of the filing threshold of "
+                "{threshold}: prepare the filing with the provincial cyberspace office."
+            ).format(enrolled=faces.enrolled, share=share, threshold=faces.threshold)
+        )
+
 
 st.title(_("Overview"))
 try:
@@ -27,6 +52,8 @@ cols[1].metric(_("Open alerts"), sum(s.open_alerts for s in stations))
 cols[2].metric(_("Nodes offline"), sum(s.nodes_offline for s in stations))
 cols[3].metric(_("Inside now"), sum(s.inside for s in stations))
 cols[4].metric(_("Visits today"), sum(s.visits_today for s in stations))
+if view.faces is not None:
+    _show_faces(view.faces)
 
 st.subheader(_("Stations on the map"))
 try:

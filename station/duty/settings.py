@@ -79,6 +79,18 @@ class DutySettings(BaseSettings):
     enrolment_code_ttl_h: float = Field(
         default=24, gt=0, le=24 * 14, description="How long a node's enrolment code works."
     )
+    face_filing_threshold: int = Field(
+        default=100_000,
+        ge=1,
+        description="People whose faces are stored at which the 2025 face recognition measures "
+        "require filing with the provincial cyberspace office (within 30 working days).",
+    )
+    face_filing_warn_share: float = Field(
+        default=0.8,
+        gt=0,
+        le=1,
+        description="Share of that threshold from which the dashboard warns, to file in time.",
+    )
     console_url: str = Field(
         default="http://127.0.0.1:8000/", description="Public URL of the duty console."
     )

@@ -72,9 +72,15 @@ def test_overview_shows_only_the_managers_stations(app: AppTest, seeded: SeededD
     assert sorted(table["station"]) == MANAGED
     assert len(app.get("vega_lite_chart")) == 1  # the map
     with seeded.manager() as http:
-        overview = http.get("/api/v1/stats/overview").json()["stations"]
+        answer = http.get("/api/v1/stats/overview").json()
+    overview, faces = answer["stations"], answer["faces"]
     assert metrics["Visits today"] == str(sum(s["visits_today"] for s in overview))
     assert metrics["Inside now"] == str(sum(s["inside"] for s in overview))
+    # The seeded members' face consents at the manager's two stations, far below 100,000.
+    assert faces["enrolled"] > 0
+    assert metrics["Enrolled faces / filing threshold"] == f"{faces['enrolled']} / 100000"
+    assert "Your stations only" in _text(app)
+    assert not app.warning
 
 
 def test_station_page_has_charts_alerts_snapshots_and_verdicts(

@@ -41,11 +41,26 @@ class StationStatus(BaseModel):
     )
 
 
+class FaceFiling(BaseModel):
+    """People whose faces the nodes may hold, against the face recognition filing threshold."""
+
+    enrolled: int = Field(
+        description="Members with an active face consent (at the caller's stations, or shared "
+        "with every node), plus erased members a node has yet to confirm deleted."
+    )
+    threshold: int = Field(description="People stored at which filing is due (2025 measures).")
+    warn_at: int = Field(description="The count from which the dashboard warns.")
+    network: bool = Field(description="The whole network's count (else the caller's stations).")
+
+
 class Overview(BaseModel):
     """Every station the caller may see, with its state now."""
 
     generated_at: datetime
     stations: list[StationStatus]
+    faces: FaceFiling | None = Field(
+        default=None, description="Enrolled faces against the filing threshold."
+    )
 
 
 class Bucket(BaseModel):

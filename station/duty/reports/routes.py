@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query
 from station.duty.api.access import Caller, StaffDep
 from station.duty.errors import InvalidRequestError, NotFoundError
 from station.duty.fleet.models import Station
-from station.duty.reports import daily, overview, station_report
+from station.duty.reports import daily, faces, overview, station_report
 from station.duty.reports.figures import (
     DEFAULT_TZ,
     DailyRow,
@@ -20,7 +20,7 @@ from station.duty.reports.figures import (
     check_window,
     time_zone,
 )
-from station.duty.services import NowDep, SessionDep
+from station.duty.services import NowDep, ServicesDep, SessionDep
 
 router = APIRouter(tags=["stats"])
 
@@ -48,10 +48,16 @@ def _station(session: SessionDep, who: Caller, station_id: str, action: str) -> 
 
 @router.get("/stats/overview")
 def stats_overview(
-    session: SessionDep, who: StaffDep, now: NowDep, tz: Tz = DEFAULT_TZ
+    services: ServicesDep, session: SessionDep, who: StaffDep, now: NowDep, tz: Tz = DEFAULT_TZ
 ) -> Overview:
-    """Every station the caller may see: open alerts, offline nodes, inside now, today."""
-    return overview.overview(session, who.station_ids, now, time_zone(tz))
+    """Every station the caller may see: open alerts, offline nodes, inside now, today; and
+    the people whose faces their nodes may hold, against the filing threshold."""
+    view = overview.overview(session, who.station_ids, now, time_zone(tz))
+    settings = services.settings
+    view.faces = faces.face_filing(
+        session, who.station_ids, settings.face_filing_threshold, settings.face_filing_warn_share
+    )
+    return view
 
 
 @router.get("/stations/{station_id}/stats")

@@ -91,6 +91,8 @@ def test_overview_shows_a_manager_only_their_stations(seeded: SeededDuty) -> Non
         open_alerts = http.get("/api/v1/alerts", params={"status": "open", "limit": 500}).json()
         nodes = http.get("/api/v1/nodes", params={"limit": 500}).json()["items"]
     assert [s["station_id"] for s in mine["stations"]] == MANAGED
+    assert (mine["faces"]["network"], everything["faces"]["network"]) == (False, True)
+    assert 0 < mine["faces"]["enrolled"] < everything["faces"]["enrolled"]
     assert len(everything["stations"]) == seeded.summary.stations
     by_id = {s["station_id"]: s for s in everything["stations"]}
     opened = Counter(a["station_id"] for a in open_alerts["items"])
