@@ -1,5 +1,6 @@
-"""Deletion orders: after a member is erased, every node that may hold their face template
-must delete it and confirm, in its next entry sync. Open orders are shown until then."""
+"""Erasure's deletion orders: after a member is erased, every node that may hold their face
+template must delete it and confirm, in its next entry sync (see deletions.py). Open orders
+are shown until then."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ from station.duty.people.models import (
     ConsentRecord,
 )
 from station.duty.people.rights_models import (
-    ErasureOrder,
+    DeletionOrder,
+    DeletionReason,
     ErasureOrderPublic,
     ErasurePublic,
     MemberErasure,
@@ -50,43 +52,23 @@ def order_deletions(
     session.flush()
     assert erasure.id is not None
     for node_id in node_ids:
-        session.add(ErasureOrder(erasure_id=erasure.id, node_id=node_id))
+        session.add(
+            DeletionOrder(
+                node_id=node_id,
+                member_id=member_id,
+                reason=DeletionReason.ERASURE.value,
+                erasure_id=erasure.id,
+                station_id=station_id,
+                ordered_at=now,
+            )
+        )
     return erasure
-
-
-def _open_orders(session: Session, node_id: str) -> list[tuple[ErasureOrder, MemberErasure]]:
-    query = (
-        select(ErasureOrder, MemberErasure)
-        .join(MemberErasure, col(MemberErasure.id) == col(ErasureOrder.erasure_id))
-        .where(ErasureOrder.node_id == node_id, col(ErasureOrder.confirmed_at).is_(None))
-    )
-    return list(session.exec(query).all())
-
-
-def pending_for_node(session: Session, node_id: str) -> list[str]:
-    """The erased members whose templates this node has yet to confirm deleted."""
-    return sorted({erasure.member_id for _order, erasure in _open_orders(session, node_id)})
 
 
 def erased_since(session: Session, since: datetime) -> set[str]:
     """The members erased since a time."""
     query = select(MemberErasure.member_id).where(col(MemberErasure.erased_at) >= since)
     return set(session.exec(query))
-
-
-def confirm_deletions(
-    session: Session, node_id: str, member_ids: Iterable[str], now: datetime
-) -> int:
-    """Close this node's open orders for the members it reports deleted; return how many."""
-    deleted = set(member_ids)
-    confirmed = 0
-    for order, erasure in _open_orders(session, node_id):
-        if erasure.member_id in deleted:
-            order.confirmed_at = now
-            session.add(order)
-            confirmed += 1
-    session.commit()
-    return confirmed
 
 
 def erasures(
@@ -102,9 +84,9 @@ def erasures(
 def describe(session: Session, erasure: MemberErasure) -> ErasurePublic:
     """An erasure with each node's order and whether it has been confirmed."""
     rows = session.exec(
-        select(ErasureOrder)
-        .where(ErasureOrder.erasure_id == erasure.id)
-        .order_by(col(ErasureOrder.node_id))
+        select(DeletionOrder)
+        .where(DeletionOrder.erasure_id == erasure.id)
+        .order_by(col(DeletionOrder.node_id))
     ).all()
     orders = [ErasureOrderPublic(node_id=o.node_id, confirmed_at=o.confirmed_at) for o in rows]
     assert erasure.id is not None

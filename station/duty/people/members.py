@@ -9,7 +9,7 @@ from sqlmodel import Session, col, select
 
 from station.duty.errors import ConflictError, NotFoundError
 from station.duty.fleet.models import Node, Station
-from station.duty.people import cards, erasure
+from station.duty.people import cards, deletions, erasure
 from station.duty.people import consents as consent_texts
 from station.duty.people.keys import KeyRing
 from station.duty.people.models import (
@@ -24,9 +24,11 @@ from station.duty.people.models import (
     MemberUpdate,
     TokenRequest,
 )
+from station.duty.people.rights_models import DeletionReason
 from station.tokens import EntryClaims
 
 MAX_TOKEN_LIFETIME = timedelta(days=7)
+ERASURE, WITHDRAWAL = DeletionReason.ERASURE, DeletionReason.WITHDRAWAL
 
 
 class MemberNotFoundError(NotFoundError):
@@ -119,6 +121,7 @@ def record_consent(
     if body.kind is ConsentKind.FACE_SHARING and not _active(session, member_id, ConsentKind.FACE):
         raise MemberConflictError("sharing a face needs the face consent first")
     text = consent_texts.checked(body.kind, body.text_version, body.text_sha256)
+    before = deletions.nodes_to_delete(session, member_id)
     record = ConsentRecord(
         member_id=member_id,
         kind=body.kind.value,
@@ -128,6 +131,7 @@ def record_consent(
         granted_at=now,
     )
     session.add(record)
+    deletions.order_after_change(session, member_id, before, body.station_id, now)
     session.commit()
     session.refresh(record)
     return record
@@ -136,17 +140,20 @@ def record_consent(
 def withdraw_consent(
     session: Session, member_id: str, consent_id: int, now: datetime
 ) -> ConsentRecord:
-    """Withdraw a consent; withdrawing the face consent also ends sharing."""
+    """Withdraw a consent; withdrawing the face consent also ends sharing. Each node that
+    must now delete the member's template gets a deletion order, confirmed in its sync."""
     record = session.get(ConsentRecord, consent_id)
     if record is None or record.member_id != member_id:
         raise MemberNotFoundError(f"consent {consent_id} of member {member_id!r} not found")
     if record.withdrawn_at is None:
+        before = deletions.nodes_to_delete(session, member_id)
         record.withdrawn_at = now
         session.add(record)
         if record.kind == ConsentKind.FACE.value:
             for sharing in _active(session, member_id, ConsentKind.FACE_SHARING):
                 sharing.withdrawn_at = now
                 session.add(sharing)
+        deletions.order_after_change(session, member_id, before, record.station_id, now)
         session.commit()
         session.refresh(record)
     return record
@@ -225,7 +232,7 @@ def face_withdrawn(session: Session, node_id: str | None) -> set[str]:
 
 def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: datetime) -> EntrySync:
     """Return the keys, the revoked members, those with no face consent left, and (for a
-    node) the erased members whose templates it must delete and confirm.
+    node) the erased and withdrawn members whose templates it must delete and confirm.
 
     Members erased within the longest token lifetime count as revoked too, so that codes
     issued before the erasure open no door.
@@ -237,6 +244,9 @@ def entry_sync(session: Session, keys: KeyRing, node_id: str | None, now: dateti
         public_keys=keys.public_keys,
         revoked=sorted(revoked),
         face_withdrawn=sorted(face_withdrawn(session, node_id)),
-        erased=erasure.pending_for_node(session, node_id) if node_id else [],
+        erased=deletions.pending_for_node(session, node_id, ERASURE) if node_id else [],
+        withdrawal_orders=(
+            deletions.pending_for_node(session, node_id, WITHDRAWAL) if node_id else []
+        ),
         revoked_cards=cards.revoked_ids(session),
     )

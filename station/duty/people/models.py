@@ -252,7 +252,7 @@ class IssuedToken(BaseModel):
 
 class EntrySync(BaseModel):
     """What a node pulls: the keys to verify with, who may no longer enter, and which
-    templates it must delete (erased members) and confirm."""
+    templates it must delete (erased members, withdrawals) and confirm."""
 
     public_key: str = Field(description="The current key tokens are signed with.")
     public_keys: list[str] = Field(
@@ -262,6 +262,11 @@ class EntrySync(BaseModel):
     face_withdrawn: list[str]
     erased: list[str] = Field(
         default_factory=list, description="Erased members: delete and confirm (deletions)."
+    )
+    withdrawal_orders: list[str] = Field(
+        default_factory=list,
+        description="Members whose template this node must delete after a withdrawal and "
+        "confirm (deletions, reason withdrawal).",
     )
     revoked_cards: list[str] = Field(
         default_factory=list, description="Printed cards revoked (lost, returned, erased)."

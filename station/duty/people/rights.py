@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlmodel import Session, col, select
 
-from station.duty.people import cards, erasure, members
+from station.duty.people import cards, deletions, erasure, members
 from station.duty.people.models import (
     AuditEntry,
     AuditPublic,
@@ -54,6 +54,7 @@ def export_member(session: Session, member: Member, now: datetime) -> MemberExpo
         visits=[VisitPublic.model_validate(v, from_attributes=True) for v in visits],
         cards=[cards.public(c) for c in cards.of_member(session, member.id)],
         audit=[AuditPublic.model_validate(a, from_attributes=True) for a in trail],
+        template_deletions=deletions.of_member(session, member.id),
     )
 
 

@@ -4,6 +4,7 @@ erasure with its deletion orders to nodes, consent counts kept after erasure, th
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -12,6 +13,13 @@ from sqlmodel import Field, SQLModel
 from station.duty.db import UTCDateTime
 from station.duty.people.cards import CardPublic
 from station.duty.people.models import AuditPublic, ConsentPublic, MemberPublic, VisitPublic
+
+
+class DeletionReason(StrEnum):
+    """Why a node must delete a member's face template."""
+
+    ERASURE = "erasure"
+    WITHDRAWAL = "withdrawal"
 
 
 class MemberCredentialRequest(BaseModel):
@@ -38,10 +46,12 @@ class IssuedMemberCredential(BaseModel):
 
 
 class DeletionReport(BaseModel):
-    """Members whose templates a node has deleted, confirming their deletion orders."""
+    """Members whose templates a node has deleted, confirming its own open deletion orders
+    of that reason (an erasure, if none is given: what nodes before withdrawals sent)."""
 
     model_config = ConfigDict(extra="forbid")
     member_ids: list[str] = Field(max_length=10_000)
+    reason: DeletionReason = DeletionReason.ERASURE
 
 
 class DeletionReceipt(BaseModel):
@@ -76,13 +86,23 @@ class MemberErasure(SQLModel, table=True):
     erased_by: str = Field(max_length=128)
 
 
-class ErasureOrder(SQLModel, table=True):
-    """A deletion order to one node, open until the node confirms it in a sync."""
+class DeletionOrder(SQLModel, table=True):
+    """An order to one node to delete a member's template (after an erasure, or after a
+    face or sharing consent is withdrawn), open until the node confirms it in a sync."""
 
-    __tablename__ = "erasure_order"
+    __tablename__ = "deletion_order"
 
-    erasure_id: int = Field(foreign_key="member_erasure.id", primary_key=True)
-    node_id: str = Field(foreign_key="node.id", primary_key=True, max_length=64)
+    id: int | None = Field(default=None, primary_key=True)
+    node_id: str = Field(foreign_key="node.id", max_length=64, index=True)
+    member_id: str = Field(max_length=64, index=True, description="Kept after an erasure.")
+    reason: str = Field(max_length=16, description="A DeletionReason.")
+    erasure_id: int | None = Field(
+        default=None, foreign_key="member_erasure.id", index=True, nullable=True
+    )
+    station_id: str | None = Field(
+        default=None, max_length=64, description="Where the erased member or the consent was."
+    )
+    ordered_at: datetime = Field(sa_type=UTCDateTime)
     confirmed_at: datetime | None = Field(default=None, sa_type=UTCDateTime, nullable=True)
 
 
@@ -105,6 +125,19 @@ class ErasurePublic(BaseModel):
     complete: bool = Field(description="Every node has confirmed its deletion.")
 
 
+class TemplateDeletionPublic(BaseModel):
+    """One node's order to delete a member's template after a withdrawal, and whether the
+    node has confirmed it."""
+
+    id: int
+    member_id: str
+    node_id: str
+    station_id: str | None = Field(description="The station of the consent withdrawn.")
+    reason: DeletionReason
+    ordered_at: datetime
+    confirmed_at: datetime | None
+
+
 class MemberExport(BaseModel):
     """Everything cloud-duty holds about one member (PIPL art. 45)."""
 
@@ -115,6 +148,11 @@ class MemberExport(BaseModel):
     visits: list[VisitPublic]
     cards: list[CardPublic] = Field(default_factory=list, description="Printed entry cards.")
     audit: list[AuditPublic] = Field(description="Who did or read what about this member.")
+    template_deletions: list[TemplateDeletionPublic] = Field(
+        default_factory=list,
+        description="Nodes told to delete the face template after a withdrawal, and "
+        "whether each has confirmed it.",
+    )
     note: str = (
         "Face templates are never held by cloud-duty: they stay, encrypted, on the nodes "
         "where you enrolled. Phone numbers are kept only as a keyed hash."

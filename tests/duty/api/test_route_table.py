@@ -96,6 +96,7 @@ ROUTES: dict[tuple[str, str], set[str]] = {
     ("GET", "/api/v1/members/{member_id}/page"): PUBLIC,
     ("GET", "/api/v1/members/{member_id}/export"): {ADMIN, MANAGER, MEMBER},
     ("GET", "/api/v1/erasures"): {ADMIN, MANAGER},
+    ("GET", "/api/v1/withdrawals"): {ADMIN, MANAGER},
     ("POST", "/api/v1/members/{member_id}/cards"): {ADMIN, MANAGER},
     ("GET", "/api/v1/members/{member_id}/cards"): STAFF,
     ("GET", "/api/v1/members/{member_id}/cards/{card_id}/card.png"): {ADMIN, MANAGER},

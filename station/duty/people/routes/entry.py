@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter
 
 from station.duty.api.access import PUBLIC, Caller, allow
-from station.duty.people import consents, erasure, members
+from station.duty.people import consents, deletions, members
 from station.duty.people.audit import audit
 from station.duty.people.consents import ConsentTextPublic
 from station.duty.people.models import (
@@ -32,7 +32,8 @@ def entry_sync(
     now: NowDep,
 ) -> EntrySync:
     """What a node pulls: the public keys, revoked members, withdrawn face consents, and
-    the erased members whose templates it must delete and confirm (POST /entry/deletions)."""
+    the erased and withdrawn members whose templates it must delete and confirm (POST
+    /entry/deletions)."""
     return members.entry_sync(session, services.keys, who.principal.node_id, now)
 
 
@@ -43,12 +44,14 @@ def confirm_deletions(
     now: NowDep,
     body: DeletionReport,
 ) -> DeletionReceipt:
-    """A node confirms the templates it has deleted; their deletion orders close."""
+    """A node confirms the templates it has deleted, after an erasure or a withdrawal; its
+    own open deletion orders of that reason close (no other node's)."""
     node_id = who.principal.node_id
     assert node_id is not None
-    confirmed = erasure.confirm_deletions(session, node_id, body.member_ids, now)
+    confirmed = deletions.confirm_deletions(session, node_id, body.member_ids, body.reason, now)
     if confirmed:
-        audit(session, who, "confirm deletions", f"node {node_id}", None, f"{confirmed} orders")
+        detail = f"{confirmed} {body.reason.value} orders"
+        audit(session, who, "confirm deletions", f"node {node_id}", None, detail)
         session.commit()
     return DeletionReceipt(confirmed=confirmed)
 

@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 
 from station.duty.api.access import PUBLIC, Caller, allow
 from station.duty.db import ID_PATTERN
-from station.duty.people import erasure, members, rights
+from station.duty.people import deletions, erasure, members, rights
 from station.duty.people.audit import audit
 from station.duty.people.models import (
     MemberPublic,
@@ -25,6 +25,7 @@ from station.duty.people.rights_models import (
     IssuedMemberCredential,
     MemberCredentialRequest,
     MemberExport,
+    TemplateDeletionPublic,
 )
 from station.duty.people.routes.members import member_in_reach
 from station.duty.services import NowDep, ServicesDep, SessionDep
@@ -125,3 +126,10 @@ def erase_member(session: SessionDep, who: Holders, now: NowDep, member_id: str)
 def list_erasures(session: SessionDep, who: Keepers) -> list[ErasurePublic]:
     """The latest erasures (of the caller's stations) and each node's confirmation."""
     return erasure.erasures(session, who.station_ids)
+
+
+@router.get("/withdrawals")
+def list_withdrawals(session: SessionDep, who: Keepers) -> list[TemplateDeletionPublic]:
+    """The latest template deletions ordered after face or sharing withdrawals (consents at
+    the caller's stations, or to their nodes) and whether each node has confirmed it."""
+    return deletions.withdrawals(session, who.station_ids)
