@@ -101,13 +101,18 @@ def ingest(client: TestClient, *messages: Event) -> None:
 
 
 @pytest.fixture
-def api(db_url: str, clock: ManualClock) -> Iterator[TestClient]:
+def api(db_url: str, clock: ManualClock, tmp_path: Path) -> Iterator[TestClient]:
     """The app with no MQTT and no scheduler, through Starlette's test client."""
     from station.duty.app import create_app
     from station.duty.settings import DutySettings
 
     settings = DutySettings(
-        database_url=db_url, api_token=TOKEN, start_ingest=False, start_scheduler=False
+        database_url=db_url,
+        api_token=TOKEN,
+        start_ingest=False,
+        start_scheduler=False,
+        # Each test's own folder: one test's snapshot of "ev-2" must not answer another's.
+        snapshot_dir=str(tmp_path / "snapshots"),
     )
     app = create_app(settings, clock)
     with TestClient(app) as client:

@@ -4,7 +4,7 @@ of 100,000 people files with the provincial cyberspace office within 30 working 
 
 Cloud-duty never holds a template, but a node keeps one only after cloud-duty has recorded
 the face consent, and deletes it when that consent is withdrawn or the member erased: the
-active consents, plus the erasures a node has yet to confirm, bound what the nodes hold.
+active consents, plus the deletions a node has yet to confirm, bound what the nodes hold.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlmodel import Session, col, select
 
 from station.duty.fleet.models import Node
 from station.duty.people.models import ConsentKind, ConsentRecord
-from station.duty.people.rights_models import ErasureOrder, MemberErasure
+from station.duty.people.rights_models import DeletionOrder
 from station.duty.reports.figures import FaceFiling
 
 
@@ -31,15 +31,12 @@ def _consenting(station_ids: list[str] | None) -> Any:
     return select(ConsentRecord.member_id).where(face, col(ConsentRecord.withdrawn_at).is_(None))
 
 
-def _erased_unconfirmed(station_ids: list[str] | None) -> Any:
-    """Erased members some node (at one of the stations) has yet to confirm deleted."""
-    query = (
-        select(MemberErasure.member_id)
-        .join(ErasureOrder, col(ErasureOrder.erasure_id) == col(MemberErasure.id))
-        .where(col(ErasureOrder.confirmed_at).is_(None))
-    )
+def _deletions_unconfirmed(station_ids: list[str] | None) -> Any:
+    """Members whose template some node (at one of the stations) has been ordered to delete,
+    after an erasure or a withdrawal, and has not yet confirmed deleted."""
+    query = select(DeletionOrder.member_id).where(col(DeletionOrder.confirmed_at).is_(None))
     if station_ids is not None:
-        query = query.join(Node, col(Node.id) == col(ErasureOrder.node_id)).where(
+        query = query.join(Node, col(Node.id) == col(DeletionOrder.node_id)).where(
             col(Node.station_id).in_(station_ids)
         )
     return query
@@ -48,7 +45,7 @@ def _erased_unconfirmed(station_ids: list[str] | None) -> Any:
 def enrolled_faces(session: Session, station_ids: Iterable[str] | None) -> int:
     """The people whose face templates the nodes (of the stations; all when None) may hold."""
     ids = None if station_ids is None else sorted(station_ids)
-    people = union(_consenting(ids), _erased_unconfirmed(ids)).subquery()
+    people = union(_consenting(ids), _deletions_unconfirmed(ids)).subquery()
     return int(session.exec(select(func.count()).select_from(people)).one())
 
 

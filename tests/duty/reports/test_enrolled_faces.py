@@ -1,5 +1,5 @@
 """The count of enrolled faces on the overview: the people whose templates the nodes may
-hold (active face consents, shared templates, erasures not yet confirmed), network-wide for
+hold (active face consents, shared templates, deletions not yet confirmed), network-wide for
 admins and for a manager's own stations, against the 100,000 filing threshold."""
 
 from __future__ import annotations
@@ -44,16 +44,20 @@ def test_enrolled_faces_count_each_person_once_within_the_callers_reach(api: Tes
     assert api.delete(f"/api/v1/members/{erased}", headers=AUTH).status_code == 200
     manager_1 = user_headers(api, "wang", "manager", ("st-1",))
     manager_2 = user_headers(api, "zhao", "manager", ("st-2",))
+    node = api.post("/api/v1/nodes/node-1/credentials", headers=AUTH).json()["api_token"]
+    node_auth = {"Authorization": f"Bearer {node}"}
 
+    # node-1 may still hold the withdrawn member's template until it confirms the deletion.
+    assert _faces(api, AUTH)["enrolled"] == 4
+    confirm = {"member_ids": [withdrawn], "reason": "withdrawal"}
+    assert api.post("/api/v1/entry/deletions", json=confirm, headers=node_auth).status_code == 200
     network = _faces(api, AUTH)
     assert network == {"enrolled": 3, "threshold": 100_000, "warn_at": 80_000, "network": True}
     assert _faces(api, manager_1)["enrolled"] == 3  # st-1's own, the shared one, the erased
     assert _faces(api, manager_2) == {**network, "enrolled": 2, "network": False}
 
     # node-1 confirms the erased member's template deleted: no node may hold it any more.
-    node = api.post("/api/v1/nodes/node-1/credentials", headers=AUTH).json()["api_token"]
     report = {"member_ids": [erased]}
-    node_auth = {"Authorization": f"Bearer {node}"}
     assert api.post("/api/v1/entry/deletions", json=report, headers=node_auth).status_code == 200
     assert _faces(api, AUTH)["enrolled"] == 2
     assert _faces(api, manager_1)["enrolled"] == 2
