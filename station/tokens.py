@@ -14,6 +14,10 @@ the issue time and the key id, and no expiry: it stays good until cloud-duty rev
 A member credential is `UWM1.<claims>.<signature>`: the same claims plus `"p": "member"`,
 signed over its prefix too, so neither kind of token can be passed off as the other. It lets
 a member's phone fetch their own entry code and data, and nothing else.
+
+An enrolment code is `UWE1.<claims>.<signature>`: an entry token's claims plus
+`"p": "enrol"`, signed over its prefix the same way. The member's phone shows it to ask the
+door for face enrolment; it proves who they are there, and opens no door.
 """
 
 from __future__ import annotations
@@ -38,6 +42,8 @@ PREFIX: Final = "UWS1"
 MEMBER_PREFIX: Final = "UWM1"
 CARD_PREFIX: Final = "UWC1"
 MEMBER_PURPOSE: Final = "member"
+ENROL_PREFIX: Final = "UWE1"
+ENROL_PURPOSE: Final = "enrol"
 MAX_TOKEN_CHARS: Final = 600
 MAX_SCOPES: Final = 8
 DEFAULT_TTL_S: Final = 30
@@ -167,10 +173,22 @@ class TokenSigner:
         self, member_id: str, scopes: list[str], now: datetime, ttl_s: int
     ) -> tuple[str, EntryClaims]:
         """Sign a member credential: the member's own page and data, at `scopes` only."""
-        claims = {**self._claims_for(member_id, scopes, now, ttl_s), "p": MEMBER_PURPOSE}
+        return self._issue_purposed(MEMBER_PREFIX, MEMBER_PURPOSE, member_id, scopes, now, ttl_s)
+
+    def issue_enrolment(
+        self, member_id: str, scopes: list[str], now: datetime, ttl_s: int = DEFAULT_TTL_S
+    ) -> tuple[str, EntryClaims]:
+        """Sign an enrolment code: face enrolment at a door of `scopes`, once, opening none."""
+        return self._issue_purposed(ENROL_PREFIX, ENROL_PURPOSE, member_id, scopes, now, ttl_s)
+
+    def _issue_purposed(
+        self, prefix: str, purpose: str, member_id: str, scopes: list[str], now: datetime, ttl: int
+    ) -> tuple[str, EntryClaims]:
+        # The prefix is signed too: no kind of token can be passed off as another.
+        claims = {**self._claims_for(member_id, scopes, now, ttl), "p": purpose}
         body = json.dumps(claims, separators=(",", ":")).encode()
-        signature = self._key.sign(MEMBER_PREFIX.encode() + b"." + body)
-        return f"{MEMBER_PREFIX}.{_b64(body)}.{_b64(signature)}", _claims(claims)
+        signature = self._key.sign(prefix.encode() + b"." + body)
+        return f"{prefix}.{_b64(body)}.{_b64(signature)}", _claims(claims)
 
 
 def _claims(raw: dict[str, Any]) -> EntryClaims:
@@ -282,6 +300,9 @@ class TokenVerifier:
         _check_signature(self._keys, raw, body, signature)
         claims = _claims(raw)
         _check_window(claims, now, self._leeway)
+        return self._here(claims)
+
+    def _here(self, claims: EntryClaims) -> EntryClaims:
         if not claims.opens(self._station_id, self._region):
             raise TokenRefusedError(
                 RefusalReason.WRONG_STATION, f"good for {', '.join(claims.scopes)}"
@@ -298,13 +319,37 @@ class MemberCredentialVerifier:
 
     def verify(self, credential: str, now: datetime) -> EntryClaims:
         """Return the claims of a good credential or raise TokenRefusedError."""
-        body, signature, raw = _parse(credential, MEMBER_PREFIX, frozenset({"p"}))
-        if raw["p"] != MEMBER_PURPOSE or "k" not in raw:
-            raise TokenRefusedError(RefusalReason.MALFORMED, "not a member credential")
-        _check_signature(self._keys, raw, MEMBER_PREFIX.encode() + b"." + body, signature)
-        claims = _claims(raw)
-        _check_window(claims, now, self._leeway)
-        return claims
+        return _verify_purposed(
+            self._keys, credential, MEMBER_PREFIX, MEMBER_PURPOSE, now, self._leeway
+        )
+
+
+class EnrolmentVerifier(TokenVerifier):
+    """Checks an enrolment code at a door, offline: signature, purpose, window and scope."""
+
+    def verify(self, token: str, now: datetime) -> EntryClaims:
+        """Return the claims of a good enrolment code or raise TokenRefusedError."""
+        return self._here(
+            _verify_purposed(self._keys, token, ENROL_PREFIX, ENROL_PURPOSE, now, self._leeway)
+        )
+
+
+def _verify_purposed(
+    keys: dict[str, Ed25519PublicKey],
+    token: str,
+    prefix: str,
+    purpose: str,
+    now: datetime,
+    leeway: timedelta,
+) -> EntryClaims:
+    """Check a token of `prefix` that names `purpose` and its key id, signed over the prefix."""
+    body, signature, raw = _parse(token, prefix, frozenset({"p"}))
+    if raw["p"] != purpose or "k" not in raw:
+        raise TokenRefusedError(RefusalReason.MALFORMED, f"not a {purpose} token")
+    _check_signature(keys, raw, prefix.encode() + b"." + body, signature)
+    claims = _claims(raw)
+    _check_window(claims, now, leeway)
+    return claims
 
 
 @dataclass(frozen=True)

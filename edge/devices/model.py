@@ -145,7 +145,8 @@ class Device:
 
 
 class DoorLock(Device):
-    """Door controller: lock, contact (True = open), exit button and fire input."""
+    """Door controller: lock, contact (True = open), exit button, fire input, and the agree
+    button beside the door screen (face enrolment consent)."""
 
     def __init__(self, device_id: str, send: CommandSender, timeout_s: float = 3.0) -> None:
         """Track the door `device_id`; commands go out through `send`."""
@@ -155,13 +156,14 @@ class DoorLock(Device):
         self.lock_state = LockState.UNKNOWN
         self.is_open: bool | None = None
         self.exit_pressed = False
+        self.agree_pressed = False
         self.fire_input = False
         self.hold: bool | None = None
         self.last_unlock_reason = ""
 
     def entities(self) -> list[str]:
-        """Return lock, contact, exit, fire_input and hold (the escape hold switch)."""
-        return ["lock", "contact", "exit", "fire_input", "hold"]
+        """Return lock, contact, exit, agree, fire_input and hold (the escape hold switch)."""
+        return ["lock", "contact", "exit", "agree", "fire_input", "hold"]
 
     def apply(self, entity: str, payload: bytes) -> bool | float | LockState:
         """Store the lock state, the contact or a button."""
@@ -173,6 +175,8 @@ class DoorLock(Device):
             self.is_open = value
         elif entity == "exit":
             self.exit_pressed = value
+        elif entity == "agree":
+            self.agree_pressed = value
         elif entity == "fire_input":
             self.fire_input = value
         elif entity == "hold":

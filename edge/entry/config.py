@@ -31,6 +31,15 @@ class FaceEntrySettings(BaseModel):
     challenge_s: float = Field(
         default=5, ge=2, le=30, description="Time to answer the door's challenge (turn, blink)."
     )
+    enrol_read_s: float = Field(
+        default=120,
+        ge=10,
+        le=600,
+        description="Enrolment at the door: time to read the consent text and press agree.",
+    )
+    enrol_frames: int = Field(
+        default=3, ge=1, le=5, description="Frames of the member's face an enrolment keeps."
+    )
 
 
 class EntrySettings(BaseModel):

@@ -327,7 +327,7 @@ class EntryController:
     ) -> Decision:
         if count:
             self._throttle.fail(key, now)
-        self._log(AuditEntry(now, method.value, member_id, "refused", reason))
+        self.record(AuditEntry(now, method.value, member_id, "refused", reason))
         log.info("entry refused (%s): %s", method.value, reason)
         return Decision(False, method, member_id, reason)
 
@@ -340,7 +340,7 @@ class EntryController:
             reason += "; anti-passback: already inside"
             log.warning("anti-passback: member %s entered again without an exit", member_id)
         self._door.request_unlock(f"{method.value} entry")
-        self._log(AuditEntry(now, method.value, member_id, "unlocked", reason))
+        self.record(AuditEntry(now, method.value, member_id, "unlocked", reason))
         pending = _Pending(member_id, method, now)
         self._pending.append(pending)
         if self._door.stands_open():
@@ -350,7 +350,7 @@ class EntryController:
             self._enter(pending, now)
         return Decision(True, method, member_id, reason)
 
-    def _log(self, entry: AuditEntry) -> None:
+    def record(self, entry: AuditEntry) -> None:
         """Keep a door decision in the local log and send it up for the audit log."""
         self.store.audit(entry)
         if self._decisions is None:
@@ -372,7 +372,7 @@ class EntryController:
             gone = self._pending.popleft()
             if not gone.entered:
                 why = "door not opened"
-                self._log(AuditEntry(now, gone.method.value, gone.member_id, "not_entered", why))
+                self.record(AuditEntry(now, gone.method.value, gone.member_id, "not_entered", why))
 
     def _enter(self, pending: _Pending, now: datetime) -> None:
         visit = Visit(

@@ -1,12 +1,15 @@
-"""Face enrolment at the door, as a kiosk: the member shows their QR code (it proves who they
-are, and is spent), the door screen shows the face consent text (zh-CN first), and once the
-member agrees the face is measured from several frames and the template kept here, after
-cloud-duty has recorded the consent with the version and SHA-256 of the text shown.
+"""Face enrolment at the door, as a kiosk: the member shows their enrolment code (a signed
+`UWE1` code from their phone's QR page: it proves who they are, is spent, and opens no door;
+a refusal goes to the door log and up to cloud-duty's audit log), the door screen shows the
+face consent text (zh-CN first), and once the member agrees the face is measured from
+several frames and the template kept here, after cloud-duty has recorded the consent with
+the version and SHA-256 of the text shown. edge/entry/door_kiosk.py drives it.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Final
 
@@ -15,11 +18,11 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from edge.entry.controller import Clock
 from edge.entry.enrolment import enrol_face, measure
-from edge.entry.faces import DoorScreen
+from edge.entry.faces import MIN_FACE_PX, DoorScreen
 from edge.entry.gallery import FaceGallery
 from edge.entry.store import AuditEntry, EntryStore
 from edge.errors import EnrolmentError
-from station.tokens import TokenRefusedError, TokenVerifier
+from station.tokens import EnrolmentVerifier, TokenRefusedError
 from vision.faces import FaceEngine
 from vision.qr import Frame
 
@@ -27,6 +30,8 @@ log = logging.getLogger(__name__)
 
 ENROLLED: Final = "人脸登记完成，下次可刷脸进门"
 DECLINED: Final = "已取消人脸登记，您仍可扫码或刷卡进门"
+CODE_REFUSED: Final = "登记码无效、已过期或已用过，请在手机上重新获取"
+UNAVAILABLE: Final = "暂时无法登记人脸，请稍后再试；您仍可扫码或刷卡进门"
 
 
 class ConsentText(BaseModel):
@@ -52,15 +57,17 @@ class EnrolmentKiosk:
     def __init__(
         self,
         client: httpx.Client,
-        verifier: TokenVerifier,
+        verifier: EnrolmentVerifier,
         store: EntryStore,
         engine: FaceEngine,
         gallery: FaceGallery,
         screen: DoorScreen,
         clock: Clock,
         station_id: str,
+        record: Callable[[AuditEntry], None] | None = None,
     ) -> None:
-        """Wire the kiosk to cloud-duty (as this node), the node's state and the screen."""
+        """Wire the kiosk to cloud-duty (as this node), the node's state and the screen;
+        refusals go to `record` (the controller's door log, sent up) or else the store."""
         self._client = client
         self._verifier = verifier
         self._store = store
@@ -69,24 +76,35 @@ class EnrolmentKiosk:
         self._screen = screen
         self._clock = clock
         self._station_id = station_id
+        self._record = record or store.audit
 
     def begin(self, qr_text: str) -> PendingEnrolment:
-        """Check the member's code (spent here), fetch the latest face text and show it."""
+        """Check the member's enrolment code (spent here), fetch the latest face text and
+        show it."""
         now = self._clock()
         try:
             claims = self._verifier.verify(qr_text, now)
         except TokenRefusedError as err:
-            self._refuse(None, f"code {err.reason.value}")
+            self._refuse(None, f"enrolment code {err.reason.value}")
             raise EnrolmentError(f"the code does not prove who you are: {err}") from err
         if self._store.is_revoked(claims.member_id):
-            self._refuse(claims.member_id, "revoked")
+            self._refuse(claims.member_id, "enrolment code revoked")
             raise EnrolmentError("this member's codes are revoked")
         if not self._store.use_nonce(claims.nonce, claims.expires_at, now):
-            self._refuse(claims.member_id, "code replayed")
+            self._refuse(claims.member_id, "enrolment code replayed")
             raise EnrolmentError("this code was used before; show a fresh one")
-        text = self._latest_face_text()
+        try:
+            text = self._latest_face_text()
+        except EnrolmentError:
+            self._screen.show(UNAVAILABLE)
+            raise
         self._screen.show(text.text)
         return PendingEnrolment(claims.member_id, text)
+
+    def usable(self, frame: Frame) -> bool:
+        """Whether a frame can be enrolled from: exactly one face, near enough to measure."""
+        faces = self._engine.detect(frame)
+        return len(faces) == 1 and min(faces[0].w, faces[0].h) >= MIN_FACE_PX
 
     def accept(self, pending: PendingEnrolment, frames: list[Frame]) -> list[int]:
         """The member agreed: measure the frames, record the consent, keep the template."""
@@ -123,4 +141,5 @@ class EnrolmentKiosk:
         return faces[-1]  # oldest version first: the last is the current one
 
     def _refuse(self, member_id: str | None, reason: str) -> None:
-        self._store.audit(AuditEntry(self._clock(), "face", member_id, "refused", reason))
+        self._record(AuditEntry(self._clock(), "qr", member_id, "refused", reason))
+        self._screen.show(CODE_REFUSED)

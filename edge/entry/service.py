@@ -1,4 +1,5 @@
-"""The node's entry service: QR and face at the door camera, remote unlock, periodic sync.
+"""The node's entry service: QR and face at the door camera, face enrolment at the door
+(an enrolment code, then the agree button), remote unlock, periodic sync.
 
 The composition root builds one from the `entry` settings once the station devices and the
 uplink exist, hands it the door camera, and calls start()/stop() around it. QR and face checks
@@ -19,14 +20,8 @@ import numpy as np
 
 from edge.devices.link import StationDevices
 from edge.entry.config import EntrySettings, FaceEntrySettings
-from edge.entry.controller import (
-    Clock,
-    Decision,
-    EntryController,
-    contact_listener,
-    feed_scanner,
-    qr_from_frame,
-)
+from edge.entry.controller import Clock, Decision, EntryController, contact_listener
+from edge.entry.door_kiosk import DoorKiosk, KioskTimings, agree_listener
 from edge.entry.faces import FaceGate, StationScreen
 from edge.entry.gallery import FaceGallery, new_gallery_key
 from edge.entry.kiosk import EnrolmentKiosk
@@ -35,7 +30,7 @@ from edge.entry.sync import sync_entry
 from edge.errors import EntrySyncError
 from edge.link.uplink import Uplink
 from station.contracts import CommandName, utcnow
-from station.tokens import TokenVerifier
+from station.tokens import EnrolmentVerifier
 from vision.challenge import ChallengeRules
 from vision.faces import FaceEngine, FaceModelPaths
 from vision.qr import Frame, QrReader
@@ -111,9 +106,12 @@ class EntryService:
         self.gallery: FaceGallery | None = None
         self._faces: FaceGate | None = None
         self.kiosk: EnrolmentKiosk | None = None
+        self.door_kiosk: DoorKiosk | None = None
         if settings.face is not None:
             self._faces = self._face_gate(settings.face)
             self.kiosk = self._kiosk(settings.face)
+            self.door_kiosk = self._door_kiosk(self.kiosk, settings.face)
+            devices.registry.listen(agree_listener(self.door_kiosk, door.device_id))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._housekeeping, name="entry", daemon=True)
         self._door_thread: threading.Thread | None = None
@@ -134,7 +132,7 @@ class EntryService:
         """Enrolment at the door; its own face engine (one per thread) for the kiosk's UI."""
         assert self.gallery is not None
         policy = self.settings.policy
-        verifier = TokenVerifier(
+        verifier = EnrolmentVerifier(
             [policy.public_key, *policy.previous_public_keys],
             policy.station_id,
             policy.region,
@@ -149,14 +147,35 @@ class EntryService:
             StationScreen(self._devices.link.send, self._devices.door.device_id),
             self._clock,
             policy.station_id,
+            self.controller.record,
         )
 
+    def _door_kiosk(self, kiosk: EnrolmentKiosk, face: FaceEntrySettings) -> DoorKiosk:
+        timings = KioskTimings(
+            read_s=face.enrol_read_s,
+            frames=face.enrol_frames,
+            repeat_ignore_s=self.settings.policy.repeat_ignore_s,
+        )
+        screen = StationScreen(self._devices.link.send, self._devices.door.device_id)
+        return DoorKiosk(kiosk, screen, self._clock, timings)
+
     def on_frame(self, image: Frame) -> Decision | None:
-        """Look for a QR code, then (if enabled) a face, in one door-camera frame."""
-        decision = qr_from_frame(self.controller, self._reader, image)
+        """Look for a QR code (an enrolment code goes to the kiosk), then (if enabled, and no
+        enrolment holds the camera) a face, in one door-camera frame."""
+        text = self._reader.read(image)
+        decision = self.present(text) if text is not None else None
+        if self.door_kiosk is not None and self.door_kiosk.on_frame(image):
+            return decision  # the face in front of the camera is being enrolled
         if decision is None and self._faces is not None:
             decision = self._faces.on_frame(image)
         return decision
+
+    def present(self, text: str) -> Decision | None:
+        """Show a code to the door: an enrolment code starts the kiosk, any other code is
+        checked for entry; None when no door decision was made."""
+        if self.door_kiosk is not None and self.door_kiosk.offer(text):
+            return None
+        return self.controller.present_qr(text)
 
     def sync(self) -> bool:
         """Pull revocations and withdrawals now; False (state kept) when the cloud is away."""
@@ -222,7 +241,8 @@ class EntryService:
                     self._stop.wait(_SCANNER_POLL_S)
                     continue
                 try:
-                    feed_scanner(self.controller, [line])
+                    if line.strip():
+                        self.present(line.strip())
                 except Exception:
                     log.exception("entry failed on a scanned code")
 
@@ -234,5 +254,7 @@ class EntryService:
                 self.sync()
                 next_sync = elapsed + self.settings.sync_interval_s
             self.controller.tick()
+            if self.door_kiosk is not None:
+                self.door_kiosk.tick()
             self._stop.wait(_TICK_S)
             elapsed += _TICK_S

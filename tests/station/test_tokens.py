@@ -10,6 +10,7 @@ import pytest
 
 from station.tokens import (
     MAX_TOKEN_CHARS,
+    EnrolmentVerifier,
     MemberCredentialVerifier,
     RefusalReason,
     TokenRefusedError,
@@ -126,6 +127,39 @@ def test_member_credentials_and_entry_tokens_cannot_stand_in_for_each_other() ->
     with pytest.raises(TokenRefusedError) as caught:
         members.verify(credential, NOW + timedelta(hours=2))
     assert caught.value.reason is RefusalReason.EXPIRED
+
+
+def test_an_enrolment_code_asks_for_enrolment_only_and_nothing_else_stands_in_for_it() -> None:
+    signer = TokenSigner(PRIVATE)
+    code, claims = signer.issue_enrolment("m-1", ["st-1"], NOW, 120)
+    assert code.startswith("UWE1.")
+    door = EnrolmentVerifier([public_key_of(PRIVATE)], "st-1")
+    assert door.verify(code, NOW) == claims
+    _, body, signature = code.split(".")
+    # Relabelled as an entry token or a member credential, it opens and reaches nothing.
+    assert _refusal(f"UWS1.{body}.{signature}") is RefusalReason.MALFORMED
+    with pytest.raises(TokenRefusedError):
+        MemberCredentialVerifier([public_key_of(PRIVATE)]).verify(f"UWM1.{body}.{signature}", NOW)
+    entry, _ = signer.issue("m-1", ["st-1"], NOW)
+    credential, _ = signer.issue_member_credential("m-1", ["st-1"], NOW, 3600)
+    stranger, _ = TokenSigner(new_private_key()).issue_enrolment("m-1", ["st-1"], NOW)
+    cases = [
+        (entry, NOW, door, RefusalReason.MALFORMED),
+        (f"UWE1.{entry.split('.', 1)[1]}", NOW, door, RefusalReason.MALFORMED),
+        (f"UWE1.{credential.split('.', 1)[1]}", NOW, door, RefusalReason.MALFORMED),
+        (stranger, NOW, door, RefusalReason.FORGED),
+        (code, NOW + timedelta(minutes=3), door, RefusalReason.EXPIRED),
+        (
+            code,
+            NOW,
+            EnrolmentVerifier([public_key_of(PRIVATE)], "st-2"),
+            RefusalReason.WRONG_STATION,
+        ),
+    ]
+    for token, at, verifier, reason in cases:
+        with pytest.raises(TokenRefusedError) as caught:
+            verifier.verify(token, at)
+        assert caught.value.reason is reason, token
 
 
 def _b64(data: bytes) -> str:

@@ -22,6 +22,7 @@ from station.duty.people.models import (
     MemberPublic,
     MemberRevocation,
     MemberUpdate,
+    TokenPurpose,
     TokenRequest,
 )
 from station.duty.people.rights_models import DeletionReason
@@ -185,11 +186,13 @@ def reinstate(session: Session, member_id: str) -> None:
 def issue_token(
     session: Session, keys: KeyRing, member_id: str, body: TokenRequest, now: datetime
 ) -> tuple[str, EntryClaims]:
-    """Sign an entry token for a member who is not revoked."""
+    """Sign an entry token (or an enrolment code) for a member who is not revoked."""
     get_member(session, member_id)
     if session.get(MemberRevocation, member_id) is not None:
         raise MemberConflictError(f"member {member_id!r} is revoked")
     try:
+        if body.purpose is TokenPurpose.ENROL:
+            return keys.signer.issue_enrolment(member_id, body.scopes, now, body.ttl_s)
         return keys.signer.issue(member_id, body.scopes, now, body.ttl_s)
     except ValueError as err:
         raise MemberConflictError(str(err)) from err

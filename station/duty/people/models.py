@@ -10,7 +10,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 from sqlalchemy import Enum as SAEnum
 from sqlmodel import Field, SQLModel
 
@@ -232,14 +232,36 @@ class MemberPublic(BaseModel):
     station_id: str | None = None
 
 
+class TokenPurpose(StrEnum):
+    """What a member's code asks of the door: to open it, or to enrol their face there."""
+
+    ENTRY = "entry"
+    ENROL = "enrol"
+
+
+ENROL_TTL_MAX_S = 600
+"""An enrolment code is shown at the door within minutes, never kept."""
+
+
 class TokenRequest(BaseModel):
-    """Body to issue an entry token."""
+    """Body to issue an entry token (or an enrolment code, which opens no door)."""
 
     model_config = ConfigDict(extra="forbid")
     scopes: list[str] = Field(
         min_length=1, max_length=8, description="Station ids, or region:<name>."
     )
     ttl_s: int = Field(default=30, ge=5, le=7 * 24 * 3600, description="Lifetime in seconds.")
+    purpose: TokenPurpose = Field(
+        default=TokenPurpose.ENTRY,
+        description=f"entry: opens the door; enrol: starts face enrolment at the door "
+        f"(lifetime at most {ENROL_TTL_MAX_S} s).",
+    )
+
+    @model_validator(mode="after")
+    def _short_enrolment(self) -> TokenRequest:
+        if self.purpose is TokenPurpose.ENROL and self.ttl_s > ENROL_TTL_MAX_S:
+            raise ValueError(f"an enrolment code lives at most {ENROL_TTL_MAX_S} s")
+        return self
 
 
 class IssuedToken(BaseModel):

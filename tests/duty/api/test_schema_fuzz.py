@@ -42,6 +42,9 @@ LEFT_OUT = {
     ("GET", "/api/v1/alerts/feed"),
 }
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
+NO_BROKER = ("POST", "/api/v1/nodes/{node_id}/commands")
+"""This replica runs without a broker, so a command to a node the run has registered answers
+503 "no broker link", as a replica without one must: the only 5xx the run allows."""
 
 
 def _login(api: TestClient, username: str) -> str:
@@ -112,7 +115,11 @@ def test_no_operation_answers_5xx_or_off_schema_for_any_role(
         @given(case=operation.as_strategy(), token=st.sampled_from(tokens))
         def fuzz(case: schemathesis.Case[Any], token: str) -> None:
             headers = {"Authorization": f"Bearer {token}"} if token else {}
-            case.call_and_validate(headers=headers, checks=CHECKS)
+            response = case.call(headers=headers)
+            if (case.method.upper(), case.path) == NO_BROKER and response.status_code == 503:
+                assert "no broker link" in response.text
+                return
+            case.validate_response(response, checks=CHECKS, headers=headers)
 
         fuzz()
         tried += 1

@@ -1,6 +1,7 @@
-"""Face enrolment at the door kiosk against a running cloud-duty: the member's QR proves who
-they are (and is spent), the zh-CN consent text is shown, the face is measured from several
-frames, and the consent is recorded with the SHA-256 of the text shown (real faces)."""
+"""Face enrolment at the door kiosk against a running cloud-duty: the member's enrolment code
+proves who they are (and is spent; an entry code is not one), the zh-CN consent text is
+shown, the face is measured from several frames, and the consent is recorded with the
+SHA-256 of the text shown (real faces)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ import numpy as np
 import pytest
 
 from edge.entry.gallery import FaceGallery, new_gallery_key
-from edge.entry.kiosk import DECLINED, ENROLLED, EnrolmentKiosk
+from edge.entry.kiosk import CODE_REFUSED, DECLINED, ENROLLED, EnrolmentKiosk
 from edge.entry.store import EntryStore
 from edge.errors import EnrolmentError
 from station.contracts import utcnow
-from station.tokens import TokenSigner, TokenVerifier, new_private_key
+from station.tokens import EnrolmentVerifier, TokenSigner, new_private_key
 from tests.edge.entry.station import load_image
 from tests.edge.entry.test_faces import Screen, recapture
 from tests.support.broker import MosquittoBroker
@@ -53,12 +54,15 @@ def test_the_member_enrols_at_the_door_with_their_code_and_the_text_shown(
     with duty.client() as admin, duty.node_client("node-1") as node:
         member = admin.post("/api/v1/members", json={"station_id": "st-1"}).json()["id"]
         other = admin.post("/api/v1/members", json={"station_id": "st-1"}).json()["id"]
+        body = {"scopes": ["st-1"], "purpose": "enrol"}
         token_of = {
-            m: admin.post(f"/api/v1/members/{m}/tokens", json={"scopes": ["st-1"]}).json()["token"]
+            m: admin.post(f"/api/v1/members/{m}/tokens", json=body).json()["token"]
             for m in (member, other)
         }
+        assert token_of[member].startswith("UWE1.")
+        entry_code = admin.post(f"/api/v1/members/{member}/tokens", json={"scopes": ["st-1"]})
         keys = node.get("/api/v1/entry/sync").json()["public_keys"]
-        verifier = TokenVerifier(keys, "st-1")
+        verifier = EnrolmentVerifier(keys, "st-1")
         kiosk = EnrolmentKiosk(node, verifier, store, engine, gallery, screen, utcnow, "st-1")
 
         pending = kiosk.begin(token_of[member])
@@ -79,14 +83,21 @@ def test_the_member_enrols_at_the_door_with_their_code_and_the_text_shown(
 
         with pytest.raises(EnrolmentError, match="used before"):
             kiosk.begin(token_of[member])  # the code is spent
-        stranger = TokenSigner(new_private_key()).issue(other, ["st-1"], utcnow())[0]
+        stranger = TokenSigner(new_private_key()).issue_enrolment(other, ["st-1"], utcnow())[0]
         with pytest.raises(EnrolmentError, match="does not prove"):
             kiosk.begin(stranger)
+        assert screen.shown[-1] == CODE_REFUSED
+        with pytest.raises(EnrolmentError, match="does not prove"):
+            kiosk.begin(entry_code.json()["token"])  # an entry code asks for no enrolment
         declined = kiosk.begin(token_of[other])
         kiosk.decline(declined)
         assert screen.shown[-1] == DECLINED
         assert admin.get(f"/api/v1/members/{other}/consents").json() == []
     assert gallery.members() == [member]
     reasons = [e.reason for e in store.audit_log() if e.outcome == "refused"]
-    assert reasons == ["code replayed", "code forged"]
+    assert reasons == [
+        "enrolment code replayed",
+        "enrolment code forged",
+        "enrolment code malformed",
+    ]
     store.close()

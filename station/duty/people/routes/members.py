@@ -10,9 +10,10 @@ from datetime import timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Response, status
+from pydantic import ValidationError
 
 from station.duty.api.access import Caller, StaffDep, allow
-from station.duty.errors import NotFoundError
+from station.duty.errors import InvalidRequestError, NotFoundError
 from station.duty.fleet.models import Station
 from station.duty.people import members, visits
 from station.duty.people.audit import audit
@@ -24,6 +25,7 @@ from station.duty.people.models import (
     MemberCreate,
     MemberPublic,
     Role,
+    TokenPurpose,
     TokenRequest,
 )
 from station.duty.services import NowDep, ServicesDep, SessionDep
@@ -150,11 +152,13 @@ def issue_token(
     member_id: str,
     body: TokenRequest,
 ) -> IssuedToken:
-    """Issue a signed entry token for the member, good only where the caller may act."""
-    member_in_reach(session, who, member_id, "token.issue")
+    """Issue a signed entry token for the member (or, purpose enrol, a code that starts face
+    enrolment at the door and opens none), good only where the caller may act."""
+    action = "token.enrol" if body.purpose is TokenPurpose.ENROL else "token.issue"
+    member_in_reach(session, who, member_id, action)
     _check_token_scopes(who, body.scopes)
     token, claims = members.issue_token(session, services.keys, member_id, body, now)
-    audit(session, who, "token.issue", member_id, detail=",".join(body.scopes))
+    audit(session, who, action, member_id, detail=",".join(body.scopes))
     session.commit()
     return IssuedToken(token=token, member_id=member_id, expires_at=claims.expires_at)
 
@@ -168,11 +172,16 @@ def token_qr(
     member_id: str,
     scope: Annotated[list[str], Query(min_length=1, max_length=8, description="Stations.")],
     ttl_s: Annotated[int, Query(ge=5, le=3600, description="Lifetime in seconds.")] = 30,
+    purpose: Annotated[
+        TokenPurpose, Query(description="entry, or enrol: face enrolment at the door.")
+    ] = TokenPurpose.ENTRY,
 ) -> Response:
     """Issue a fresh token and return it as a PNG QR code (never cached)."""
-    issued = issue_token(
-        services, session, who, now, member_id, TokenRequest(scopes=scope, ttl_s=ttl_s)
-    )
+    try:
+        request = TokenRequest(scopes=scope, ttl_s=ttl_s, purpose=purpose)
+    except ValidationError as err:
+        raise InvalidRequestError(str(err.errors()[0]["msg"])) from err
+    issued = issue_token(services, session, who, now, member_id, request)
     return Response(
         qr_png(issued.token), media_type="image/png", headers={"Cache-Control": "no-store"}
     )
