@@ -207,10 +207,12 @@ def prepare(db_url: str, nodes: int) -> None:
     """Migrate, and register one station and node per simulated node."""
     engine = make_engine(db_url)
     migrate(engine)
-    with Session(engine) as session:
-        for i in range(nodes):
-            create_station(session, StationCreate(id=f"st-{node_id(i)}", name=node_id(i)))
-            create_node(session, NodeCreate(id=node_id(i), station_id=f"st-{node_id(i)}"))
+    for start in range(0, nodes, 200):
+        # A short session per chunk: one long one re-reads all it holds after each commit.
+        with Session(engine) as session:
+            for i in range(start, min(start + 200, nodes)):
+                create_station(session, StationCreate(id=f"st-{node_id(i)}", name=node_id(i)))
+                create_node(session, NodeCreate(id=node_id(i), station_id=f"st-{node_id(i)}"))
     engine.dispose()
 
 

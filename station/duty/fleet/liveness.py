@@ -11,7 +11,7 @@ from sqlmodel import Session, col, select
 
 from station.contracts import NodeHealth, NodeState, NodeStatus, StationState
 from station.duty.alerting.alert_book import AlertBook
-from station.duty.alerting.alerts import STATION_OFFLINE
+from station.duty.alerting.alerts import STATION_OFFLINE, event_severity
 from station.duty.fleet.models import Node
 from station.duty.fleet.models import NodeState as StoredState
 
@@ -107,7 +107,10 @@ def mark_silent_nodes_offline(
     silent = session.exec(
         select(Node).where(Node.state == StoredState.ONLINE, col(Node.last_seen_at) < now - silence)
     ).all()
-    book.lock({(node.station_id, STATION_OFFLINE, node.id) for node in silent}, reopen_from=now)
+    keys = {(node.station_id, STATION_OFFLINE, node.id) for node in silent}
+    book.lock(keys, reopen_from=now)
+    # A city's WAN cut takes thousands of nodes at once: their alerts open in one INSERT.
+    book.open_all(dict.fromkeys(keys, (now, event_severity(STATION_OFFLINE, None))))
     for node in silent:
         _mark_offline(book, node.station_id, node, now, "missed heartbeats")
         session.add(node)
