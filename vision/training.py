@@ -14,8 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from vision.detector import InputSize
 from vision.errors import TrainingError
-from vision.evaluate import Evaluator, load_manifest, media_root_for, score
+from vision.evaluate import Evaluator, Manifest, load_manifest, media_root_for, score
+from vision.events import Hazard
 from vision.roles import Role, RoleMap
 from vision.weights import resolve_weights
 
@@ -119,28 +121,48 @@ def _tally(kind: Mapping[str, Any] | None) -> tuple[int, int]:
     return int(kind["found"]), int(kind["detections"]) - int(kind["true_detections"])
 
 
-def dev_reports(
-    manifest_path: Path, current: str, candidate: Path, media_root: Path | None = None
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Evaluate the dev manifest as it is, and with the candidate in place of `current`."""
+def dev_slots(manifest_path: Path, current: str) -> tuple[Manifest, list[int]]:
+    """Read a dev manifest and find where it uses `current`; refuse one that does not."""
     manifest = load_manifest(manifest_path)
     base = manifest_path.resolve().parent
-    root = media_root_for(manifest_path, manifest, media_root)
     wanted = resolve_weights(current)
     slots = [i for i, s in enumerate(manifest.models) if resolve_weights(s.model, base) == wanted]
     if not slots:
         raise TrainingError(f"{manifest_path} does not use {current}: nothing to compare with")
-    models = list(manifest.models)
+    return manifest, slots
+
+
+def dev_reports(
+    manifest_path: Path,
+    current: str,
+    candidate: Path,
+    media_root: Path | None = None,
+    imgsz: InputSize | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Evaluate the dev manifest's clips that `current` serves, as they are and with the
+    candidate in its place; `imgsz` (an export's fixed input) applies to both."""
+    manifest, slots = dev_slots(manifest_path, current)
+    base = manifest_path.resolve().parent
+    root = media_root_for(manifest_path, manifest, media_root)
+    sized = {} if imgsz is None else {"imgsz": imgsz}
+    before, after = list(manifest.models), list(manifest.models)
     for i in slots:
-        # The candidate keeps its slot's settings: size, confidence, roles, preload.
-        models[i] = models[i].model_copy(update={"model": str(candidate.resolve())})
-    swapped = manifest.model_copy(update={"models": models})
+        # The candidate keeps its slot's settings: confidence, roles, preload.
+        before[i] = before[i].model_copy(update=sized)
+        after[i] = after[i].model_copy(update={"model": str(candidate.resolve())} | sized)
+    # Only the clips this model is judged on: the others' results cannot change.
+    clips = [c for c in manifest.clips if _serves(manifest.models[slots[0]].hazards, c.hazards)]
     reports = []
-    for which in (manifest, swapped):
+    for models in (before, after):
+        which = manifest.model_copy(update={"models": models, "clips": clips})
         evaluator = Evaluator(which, base)
         results = [evaluator.run_clip(clip, root) for clip in which.clips]
         reports.append(score(which.clips, results))
     return reports[0], reports[1]
+
+
+def _serves(model: frozenset[Hazard] | None, clip: frozenset[Hazard] | None) -> bool:
+    return model is None or clip is None or bool(model & clip)
 
 
 @contextlib.contextmanager

@@ -10,6 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from station.cli.language import _
 
@@ -52,6 +53,14 @@ def add_export_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch", type=int, default=1, help=_("largest batch (cameras)"))
     parser.add_argument("--device", default="cpu", help=_("cpu, cuda:0, ..."))
     parser.add_argument("--preload", help=_("module to import first (e.g. fire_detector)"))
+    parser.add_argument(
+        "--dev",
+        help=_(
+            "dev-set manifest that uses the model: judge the export beside its source on it "
+            "and keep it only if no worse"
+        ),
+    )
+    parser.add_argument("--media-root", help=_("folder the --dev manifest's clips are relative to"))
 
 
 def run_eval(args: argparse.Namespace) -> int:
@@ -88,6 +97,8 @@ def run_export(args: argparse.Namespace) -> int:
     if args.int8 and (args.format != "openvino" or not args.calibrate):
         log.error(_("--int8 needs --format openvino and at least one --calibrate clip"))
         return 2
+    if args.dev and not _dev_manifest_usable(args):
+        return 2
     int8 = Calibration(tuple(Path(c) for c in args.calibrate)) if args.int8 else None
     try:
         with _quiet_ultralytics():
@@ -105,8 +116,78 @@ def run_export(args: argparse.Namespace) -> int:
     except (ExportError, ModelLoadError, ImportError) as err:
         log.error("%s", err)
         return 2
+    if args.dev:
+        judged = _judge_export(args, written)
+        if judged != 0:
+            return judged
     print(written)  # noqa: T201
     return 0
+
+
+def _dev_manifest_usable(args: argparse.Namespace) -> bool:
+    """Check the --dev manifest before the long export: it must read and use the model."""
+    from vision.errors import ManifestError, ModelLoadError, TrainingError
+    from vision.training import dev_slots
+
+    try:
+        dev_slots(Path(args.dev), args.model)
+    except (ManifestError, ModelLoadError, TrainingError) as err:
+        log.error("%s", err)
+        return False
+    return True
+
+
+def _judge_export(args: argparse.Namespace, written: Path) -> int:
+    """Evaluate the export beside its source on the dev set; write the report beside the
+    export; 0 no worse, 1 worse (the export must not be deployed), 2 bad input."""
+    from vision.errors import ManifestError, ModelLoadError, TrainingError
+    from vision.training import dev_reports, judge
+
+    media = Path(args.media_root) if args.media_root else None
+    try:
+        with _quiet_ultralytics():
+            source, export = dev_reports(Path(args.dev), args.model, written, media, args.imgsz)
+    except (ManifestError, ModelLoadError, TrainingError) as err:
+        log.error("%s", err)
+        return 2
+    verdict = judge(source, export)
+    report = {
+        "source": args.model,
+        "export": str(written),
+        "format": args.format + ("-int8" if args.int8 else ""),
+        "dev_manifest": str(Path(args.dev).resolve()),
+        "no_worse": verdict.no_worse,
+        "regressions": verdict.regressions,
+        "source_report": source,
+        "export_report": export,
+    }
+    path = written.parent / f"{written.name}.dev.json"
+    path.write_text(json.dumps(report, indent=2, ensure_ascii=False), encoding="utf-8")
+    for kind in sorted(set(source["kinds"]) | set(export["kinds"])):
+        log.info(
+            _("%s on the dev set: source %s, export %s"),
+            kind,
+            _tally(source["kinds"].get(kind)),
+            _tally(export["kinds"].get(kind)),
+        )
+    if not verdict.no_worse:
+        log.error(
+            _("the export is worse than its source on the dev set, do not deploy it: %s (%s)"),
+            "; ".join(verdict.regressions),
+            path,
+        )
+        return 1
+    log.info(_("the export is no worse than its source on the dev set (%s)"), path)
+    return 0
+
+
+def _tally(kind: dict[str, Any] | None) -> str:
+    if not kind:
+        return _("none")
+    false = kind["detections"] - kind["true_detections"]
+    return _("found {found}/{truths}, {false} false").format(
+        found=kind["found"], truths=kind["truths"], false=false
+    )
 
 
 @contextlib.contextmanager

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
+import yaml
 
 from station.cli.main import main
 from tests.vision.images import read_image
@@ -91,3 +93,53 @@ def test_a_model_whose_classes_serve_none_of_its_hazards_is_refused() -> None:
     spec = ModelSpec(model=FALL_MODEL, hazards=frozenset({Hazard.FIRE, Hazard.SMOKE}))
     with pytest.raises(ModelLoadError, match="map to no role for fire, smoke"):
         load_detector(spec)
+
+
+def _dev_manifest(path: Path, model: str) -> Path:
+    manifest = {
+        "fps": 2,
+        "models": [{"model": model, "hazards": ["fall", "crowd"]}],
+        "clips": [
+            {
+                "path": "fall/fall.mp4",
+                "events": [{"kind": "fall", "start": 4.0, "end": 11.3}],
+                "hazards": ["fall"],
+            },
+            # Judged on fire alone: the fall model cannot change it, so it is not run.
+            {"path": "fire/cctv_fire_testvideo_f0149.jpg", "events": [], "hazards": ["fire"]},
+        ],
+    }
+    path.write_text(yaml.safe_dump(manifest), encoding="utf-8")
+    return path
+
+
+def test_an_export_is_judged_beside_its_source_on_the_dev_manifest(
+    tmp_path: Path, media_dir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = _dev_manifest(tmp_path / "dev.yaml", FALL_MODEL)
+    out = tmp_path / "out"
+    argv = ["export", FALL_MODEL, "--format", "openvino", "--imgsz", "384,640", "--out", str(out)]
+    argv += ["--dev", str(dev), "--media-root", str(media_dir)]
+    assert main(argv) == 0
+    written = Path(capsys.readouterr().out.strip())
+    report = json.loads((written.parent / f"{written.name}.dev.json").read_text())
+    assert (report["format"], report["no_worse"], report["regressions"]) == ("openvino", True, [])
+    for side in ("source_report", "export_report"):
+        assert [c["path"] for c in report[side]["clips"]] == ["fall/fall.mp4"]
+        fall = report[side]["kinds"]["fall"]
+        assert (fall["truths"], fall["found"]) == (1, 1)
+
+
+def test_a_dev_manifest_without_the_model_is_refused_before_exporting(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dev = _dev_manifest(tmp_path / "dev.yaml", "package:fire_detector/models/light_yolov8_flame.pt")
+    out = tmp_path / "out"
+    argv = ["export", FALL_MODEL, "--format", "openvino", "--out", str(out), "--dev", str(dev)]
+    assert main(argv) == 2
+    assert capsys.readouterr().out == ""
+    assert not out.exists()
+    (tmp_path / "broken.yaml").write_text("clips: [", encoding="utf-8")
+    argv[-1] = str(tmp_path / "broken.yaml")
+    assert main(argv) == 2
+    assert not out.exists()
