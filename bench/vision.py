@@ -133,27 +133,34 @@ def raw_loops(
 
 
 def bench_backend(
-    paths: list[Path], frames: list[np.ndarray], args: argparse.Namespace
+    paths: dict[int, list[Path]], frames: list[np.ndarray], args: argparse.Namespace
 ) -> dict[str, Any]:
     """All measurements of the model files (run together, as a node runs both hazard models):
-    the raw loops of every model and the pipeline, turn by turn."""
-    detectors = [
-        YoloDetector(p, imgsz=args.imgsz, confidence=0.25, device=args.device) for p in paths
+    the raw loops of every model and the pipeline, turn by turn. `paths` by camera count:
+    a node runs an export made for its camera count (INT8 is compiled for one batch)."""
+    detectors = {
+        cams: [YoloDetector(p, imgsz=args.imgsz, confidence=0.25, device=args.device) for p in ps]
+        for cams, ps in paths.items()
+    }
+    loops1 = [
+        raw_loops(p, frames, args, d.half)[0] for p, d in zip(paths[1], detectors[1], strict=True)
     ]
-    loops = [raw_loops(p, frames, args, d.half) for p, d in zip(paths, detectors, strict=True)]
+    loops4 = [
+        raw_loops(p, frames, args, d.half)[1] for p, d in zip(paths[4], detectors[4], strict=True)
+    ]
     n = len(frames)
 
     def raw(i: int) -> None:
-        for one_frame, _ in loops:
+        for one_frame in loops1:
             one_frame(i)
 
     def raw4(i: int) -> None:
-        for _, four_frames in loops:
+        for four_frames in loops4:
             four_frames(i)
 
-    one = pipeline_for(detectors, 1)
-    four = pipeline_for(detectors, 4)
-    split = pipeline_for(detectors, 4)
+    one = pipeline_for(detectors[1], 1)
+    four = pipeline_for(detectors[4], 4)
+    split = pipeline_for(detectors[4], 4)
 
     def pipe1(i: int) -> None:
         one.analyse([CameraFrame("cam0", T0 + timedelta(seconds=i / 5), frames[i % n])])
@@ -178,7 +185,7 @@ def bench_backend(
         n,
     )
     return {
-        "models": [str(p) for p in paths],
+        "models": [str(p) for p in paths[4]],
         **measured,
         "ratio_pipeline_vs_raw_1cam": round(
             measured["pipeline_1cam"]["fps"] / measured["raw_1cam"]["fps"], 3
@@ -228,16 +235,25 @@ def bench_pose(
     }
 
 
-def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, list[Path]]:
-    """The model files of each backend asked for, exporting from the .pt into `workdir`."""
+def model_files(args: argparse.Namespace, workdir: Path) -> dict[str, dict[int, list[Path]]]:
+    """The model files of each backend asked for, for 1 and 4 cameras, exported from the .pt
+    into `workdir`."""
     pts = [resolve_weights(m) for m in [args.model, *args.also]]
     return {
-        backend: [_backend_file(backend, pt, args, workdir / f"m{k}") for k, pt in enumerate(pts)]
+        backend: {
+            cams: [
+                _backend_file(backend, pt, args, workdir / f"m{k}-{cams}cam", cams)
+                for k, pt in enumerate(pts)
+            ]
+            for cams in (1, 4)
+        }
         for backend in args.backends.split(",")
     }
 
 
-def _backend_file(backend: str, pt: Path, args: argparse.Namespace, workdir: Path) -> Path:
+def _backend_file(
+    backend: str, pt: Path, args: argparse.Namespace, workdir: Path, batch: int
+) -> Path:
     if backend == "pt":
         return pt
     if backend in ("onnx", "engine", "openvino", "openvino-int8"):
@@ -248,7 +264,7 @@ def _backend_file(backend: str, pt: Path, args: argparse.Namespace, workdir: Pat
             ExportFormat.OPENVINO if int8 else ExportFormat(backend),
             imgsz=args.imgsz,
             half=args.half and backend == "engine",
-            batch=4,
+            batch=batch,
             device=args.device,
             preload=args.preload,
             int8=Calibration((Path(args.clip),)) if int8 else None,
@@ -288,6 +304,9 @@ def main() -> None:
     from ultralytics.utils import LOGGER  # noqa: PLC0415
 
     LOGGER.setLevel(logging.WARNING)  # its progress lines go to stdout, which is for the JSON
+    for handler in LOGGER.handlers:
+        if type(handler) is logging.StreamHandler:
+            handler.setStream(sys.stderr)  # and its warnings, which redirect_stdout misses
     clip = Path(args.clip) if args.clip else Path(args.media) / "crowd" / "people1.mp4"
     args.clip = str(clip)
     if args.preload:
