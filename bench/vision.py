@@ -301,7 +301,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.frames < 4:
         raise SystemExit("--frames must be at least 4")
-    from ultralytics.utils import LOGGER  # noqa: PLC0415
+    with contextlib.redirect_stdout(sys.stderr):  # a first import announces its settings file
+        from ultralytics.utils import LOGGER  # noqa: PLC0415
 
     LOGGER.setLevel(logging.WARNING)  # its progress lines go to stdout, which is for the JSON
     for handler in LOGGER.handlers:

@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from station.cli.language import _
 
@@ -193,7 +193,9 @@ def _tally(kind: dict[str, Any] | None) -> str:
 @contextlib.contextmanager
 def _quiet_ultralytics() -> Iterator[None]:
     """Silence ultralytics' and NNCF's progress lines on stdout: stdout is for the result."""
-    from ultralytics.utils import LOGGER
+    # Its first import on a machine announces the settings file it makes, on stdout.
+    with contextlib.redirect_stdout(sys.stderr):
+        from ultralytics.utils import LOGGER
 
     loggers = [LOGGER, logging.getLogger("nncf")]
     levels = [logger.level for logger in loggers]
@@ -202,7 +204,7 @@ def _quiet_ultralytics() -> Iterator[None]:
     # Their warnings still matter, on stderr: the handlers hold stdout itself, which
     # redirect_stdout does not reach.
     streams = [h for logger in loggers for h in logger.handlers if type(h) is logging.StreamHandler]
-    previous = [handler.setStream(sys.stderr) for handler in streams]
+    previous = [_point_at(handler, sys.stderr) for handler in streams]
     try:
         # NNCF draws its progress bars on stdout: the path printed after must be all there is.
         with contextlib.redirect_stdout(sys.stderr):
@@ -211,7 +213,14 @@ def _quiet_ultralytics() -> Iterator[None]:
         for logger, level in zip(loggers, levels, strict=True):
             logger.setLevel(level)
         for handler, stream in zip(streams, previous, strict=True):
-            handler.setStream(stream)
+            _point_at(handler, stream)
+
+
+def _point_at(handler: logging.StreamHandler[TextIO], stream: TextIO) -> TextIO:
+    """Point a handler at another stream and return the one it held."""
+    # Not setStream: it flushes the old stream first, which a test runner may have closed.
+    old, handler.stream = handler.stream, stream
+    return old
 
 
 def _offline() -> None:

@@ -27,6 +27,7 @@ def test_export_onnx_and_detect_with_it(
 ) -> None:
     beside = resolve_weights(FALL_MODEL).parent
     before = sorted(p.name for p in beside.iterdir())
+    capsys.readouterr()  # ultralytics' first import (above) may announce its settings file
     assert main(["export", FALL_MODEL, "--format", "onnx", "--out", str(tmp_path)]) == 0
     written = Path(capsys.readouterr().out.strip())
     assert written == tmp_path / "best.onnx"
