@@ -134,6 +134,10 @@ class Device:
     device_id: str
     availability: Availability = Availability.UNKNOWN
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
+    # Every entity's last value as reported, so a reader that starts late (the state
+    # report) still sees what the retained messages said before it listened.
+    reported: dict[str, bool | float | str] = field(default_factory=dict, repr=False)
+    reported_at: datetime | None = None
 
     def entities(self) -> list[str]:
         """Return the entity names whose state topics this device publishes."""
@@ -352,6 +356,7 @@ class DeviceRegistry:
     def _apply(
         self, device: Device, rest: list[str], payload: bytes, retained: bool
     ) -> DeviceChange:
+        at = self._clock()
         with device.changed:
             if rest == ["status"]:
                 device.availability = parse_availability(payload)
@@ -360,7 +365,9 @@ class DeviceRegistry:
             elif len(rest) == 2 and rest[1] == "state" and rest[0] in device.entities():
                 entity = rest[0]
                 value = device.apply(entity, payload)
+                device.reported[entity] = value if isinstance(value, bool | float) else str(value)
             else:
                 raise DevicePayloadError(f"{device.device_id} has no topic {'/'.join(rest)!r}")
+            device.reported_at = at
             device.changed.notify_all()
-        return DeviceChange(device.device_id, entity, value, self._clock(), retained)
+        return DeviceChange(device.device_id, entity, value, at, retained)

@@ -39,6 +39,17 @@ class DeviceStateReporter:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="device-report", daemon=True)
         registry.listen(self._on_change)
+        self._seed(registry)
+
+    def _seed(self, registry: DeviceRegistry) -> None:
+        """Take what the devices reported before this listened (their retained states)."""
+        with self._lock:
+            for device_id, device in registry.devices.items():
+                with device.changed:
+                    self._available[device_id] = str(device.availability)
+                    self._values[device_id].update(device.reported)
+                    if device.reported_at is not None:
+                        self._updated[device_id] = device.reported_at
 
     def start(self) -> None:
         """Start publishing changes."""

@@ -19,6 +19,8 @@ from edge.devices.model import (
     parse_number,
     parse_switch,
 )
+from edge.devices.report import DeviceStateReporter
+from station.contracts import StationState
 from tests.edge.devices.support import Spy, wait_until
 
 
@@ -128,6 +130,30 @@ def test_unlock_times_out_when_the_door_controller_is_down(
     wait_until(lambda: door.availability is Availability.OFFLINE, "last will")
     assert door.unlock("qr", timeout_s=1.0) is False
     assert door.state is LockState.LOCKED
+
+
+@pytest.mark.integration
+def test_a_state_report_started_late_has_what_the_devices_reported_before(
+    sim: SimulatedStation, safety: LocalSafety
+) -> None:
+    # The node starts its report after the rules have taken the retained states.
+    env = safety.devices.environment
+    wait_until(lambda: env.availability is Availability.ONLINE, "retained birth")
+    wait_until(lambda: "temperature" in env.reported, "retained temperature")
+    published: list[StationState] = []
+    report = DeviceStateReporter("node-1", safety.devices.registry, published.append)
+    state = {d.device_id: d for d in report.snapshot().devices}
+    assert {d.available for d in state.values()} == {"online"}
+    assert state[env.device_id].values["temperature"] == 24.0  # the simulator's first reading
+    assert state[env.device_id].updated_at is not None
+    assert state[safety.devices.door.device_id].values["lock"] == "LOCKED"
+    sim.door.crash()
+    door = safety.devices.door.device_id
+    wait_until(lambda: _available(report, door) == "offline", "last will")
+
+
+def _available(report: DeviceStateReporter, device_id: str) -> str:
+    return next(d.available for d in report.snapshot().devices if d.device_id == device_id)
 
 
 def test_device_ids_must_differ() -> None:
