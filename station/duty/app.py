@@ -17,6 +17,7 @@ from sqlmodel import Session
 
 from station.duty.alerting.deliveries import DeliveryService
 from station.duty.alerting.escalation import LogPager, Pager
+from station.duty.alerting.feed_signal import FeedSignal
 from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.notifiers import build_notifiers
 from station.duty.alerting.pages import PageService, PhoneChannels
@@ -33,7 +34,7 @@ from station.duty.api.handlers import install_error_handler
 from station.duty.api.health import router as health_router
 from station.duty.api.router import api_router
 from station.duty.clock import Clock, SystemClock
-from station.duty.db import make_engine, migrate
+from station.duty.db import is_postgres, make_engine, migrate
 from station.duty.fleet.ingest import IngestPipeline, IngestStats
 from station.duty.fleet.node_health import HealthLimits
 from station.duty.fleet.node_link import MqttIngest
@@ -81,6 +82,9 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         services.metrics.ingest.connected = ingest.connected.is_set
         services.metrics.ingest.backlog = ingest.backlog
     services.ingest = ingest
+    signal = FeedSignal(services.engine, services.hub) if is_postgres(services.engine) else None
+    if signal is not None:
+        signal.start()
     scheduler = start_scheduler(services) if settings.start_scheduler else None
     running = RunningJobs(scheduler) if scheduler is not None else None
     logger.info("cloud-duty ready (%s)", services.engine.url.render_as_string())
@@ -92,6 +96,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             ingest.stop()
         if scheduler is not None and running is not None:
             stop_scheduler(scheduler, running, durable=[DURABLE_STORE])
+        if signal is not None:
+            signal.stop()
         services.engine.dispose()
 
 

@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, func
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session, col, select
 
 from station.duty.alerting.models import Alert, AlertPublic, FeedEntry
+
+logger = logging.getLogger(__name__)
 
 FEED_PAGE = 200
 
@@ -27,6 +31,8 @@ class FeedHub:
         self._lock = threading.Lock()
         self._waiters: set[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = set()
         self.clients = 0  # open streams on this replica, for the metrics
+        # Set where replicas can signal each other (PostgreSQL): see feed_signal.
+        self.tell_others: Callable[[], None] | None = None
 
     def joined(self, change: int) -> None:
         """Count a stream that opened (+1) or closed (-1)."""
@@ -34,14 +40,26 @@ class FeedHub:
             self.clients += change
 
     def notify(self) -> None:
-        """Wake every stream; safe to call from any thread."""
+        """Wake every stream here and on the other replicas; safe to call from any thread."""
+        self.wake()
+        tell = self.tell_others
+        if tell is None:
+            return
+        try:
+            tell()
+        except SQLAlchemyError as err:
+            # The change is committed: the other replicas' poll still finds it.
+            logger.warning("could not tell the other replicas of a feed change: %s", err)
+
+    def wake(self) -> None:
+        """Wake every stream of this replica."""
         with self._lock:
             waiters = list(self._waiters)
         for loop, event in waiters:
             loop.call_soon_threadsafe(event.set)
 
-    async def wait(self, timeout_s: float) -> None:
-        """Return on the next notify or after the timeout."""
+    async def wait(self, timeout_s: float) -> bool:
+        """Return True on the next wake, False after the timeout."""
         event = asyncio.Event()
         key = (asyncio.get_running_loop(), event)
         with self._lock:
@@ -49,10 +67,11 @@ class FeedHub:
         try:
             await asyncio.wait_for(event.wait(), timeout_s)
         except TimeoutError:
-            pass
+            return False
         finally:
             with self._lock:
                 self._waiters.discard(key)
+        return True
 
 
 def latest_feed_id(engine: Engine) -> int:
