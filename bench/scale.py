@@ -287,7 +287,9 @@ def main() -> None:
         "--rate", type=float, default=0, help="total msg/s to pace at (0: as fast as possible)"
     )
     parser.add_argument("--replicas", default="1,2", help="replica counts to run")
-    parser.add_argument("--feed-poll-s", type=float, default=0.2, help="UWS_FEED_POLL_S")
+    parser.add_argument(
+        "--feed-poll-s", type=float, default=1.0, help="UWS_FEED_POLL_S (the product default)"
+    )
     parser.add_argument("--warmup", type=float, default=8, help="publisher start-up (s)")
     parser.add_argument("--timeout", type=float, default=300, help="wait for stragglers (s)")
     parser.add_argument("--duty-env", action="append", default=[], metavar="UWS_NAME=VALUE")
