@@ -134,8 +134,8 @@ class Device:
     device_id: str
     availability: Availability = Availability.UNKNOWN
     changed: threading.Condition = field(default_factory=threading.Condition, repr=False)
-    # Every entity's last value as reported, so a reader that starts late (the state
-    # report) still sees what the retained messages said before it listened.
+    # Every entity's last value as reported, retained states included: what the station's
+    # state report publishes, however late it starts.
     reported: dict[str, bool | float | str] = field(default_factory=dict, repr=False)
     reported_at: datetime | None = None
 
