@@ -88,6 +88,11 @@ def utc_field(*, nullable: bool = False, index: bool = False, default: bool = Fa
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
+INTEGER_MAX = 2**31 - 1
+"""The largest value an INTEGER column holds (PostgreSQL's; SQLite's is larger): ids and
+offsets from a request are bounded by it, so a bigger one is a 422, not a 500."""
+
+
 def make_engine(url: str) -> Engine:
     """Create the engine for SQLite (WAL, foreign keys) or PostgreSQL."""
     if url.startswith("sqlite"):

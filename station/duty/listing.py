@@ -11,6 +11,8 @@ from sqlalchemy import func
 from sqlmodel import Session, SQLModel, col, select
 from sqlmodel.sql.expression import SelectOfScalar
 
+from station.duty.db import INTEGER_MAX
+
 P = TypeVar("P", bound=BaseModel)
 R = TypeVar("R", bound=SQLModel)
 T = TypeVar("T")
@@ -31,8 +33,7 @@ class Paging:
     def __init__(
         self,
         limit: Annotated[int, Query(ge=1, le=500, description="Items per page.")] = 50,
-        # Bounded: a database integer, so a huge offset is a 422, not a 500.
-        offset: Annotated[int, Query(ge=0, le=2**31 - 1, description="Items to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=INTEGER_MAX, description="Items to skip.")] = 0,
     ) -> None:
         self.limit = limit
         self.offset = offset

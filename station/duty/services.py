@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Annotated
 
 from apscheduler.schedulers.background import BackgroundScheduler
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Path, Request
 from sqlalchemy import Engine
 from sqlmodel import Session
 
@@ -17,6 +17,7 @@ from station.duty.alerting.live_feed import FeedHub
 from station.duty.alerting.pages import PageService
 from station.duty.alerting.snapshots import SnapshotStorage
 from station.duty.clock import Clock
+from station.duty.db import INTEGER_MAX
 from station.duty.fleet.ingest import IngestPipeline
 from station.duty.fleet.node_link import MqttIngest
 from station.duty.fleet.registry import NodeDirectory
@@ -75,4 +76,5 @@ def now(services: ServicesDep) -> datetime:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+RowId = Annotated[int, Path(le=INTEGER_MAX, description="A row's id.")]
 NowDep = Annotated[datetime, Depends(now)]

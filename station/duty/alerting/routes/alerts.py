@@ -25,7 +25,7 @@ from station.duty.alerting.models import (
 from station.duty.api.access import Caller, StaffDep
 from station.duty.listing import Page, PagingDep, filtered, in_window, paginate
 from station.duty.people.audit import audit
-from station.duty.services import NowDep, Services, ServicesDep, SessionDep
+from station.duty.services import NowDep, RowId, Services, ServicesDep, SessionDep
 
 router = APIRouter(tags=["alerts"])
 
@@ -70,14 +70,14 @@ async def alert_feed(
 
 
 @router.get("/alerts/{alert_id}")
-def get_alert(session: SessionDep, who: StaffDep, alert_id: int) -> AlertPublic:
+def get_alert(session: SessionDep, who: StaffDep, alert_id: RowId) -> AlertPublic:
     """Return one alert."""
     return AlertPublic.model_validate(_visible(session, who, alert_id, "read alert"))
 
 
 @router.get("/alerts/{alert_id}/actions")
 def list_alert_actions(
-    session: SessionDep, who: StaffDep, alert_id: int
+    session: SessionDep, who: StaffDep, alert_id: RowId
 ) -> list[AlertActionPublic]:
     """Return the alert's trail: who did what, and when."""
     _visible(session, who, alert_id, "read alert")
@@ -93,7 +93,7 @@ def acknowledge_alert(
     session: SessionDep,
     who: StaffDep,
     now: NowDep,
-    alert_id: int,
+    alert_id: RowId,
     body: AlertActionCreate,
 ) -> AlertPublic:
     """Acknowledge an open alert: escalation stops."""
@@ -107,7 +107,7 @@ def resolve_alert(
     session: SessionDep,
     who: StaffDep,
     now: NowDep,
-    alert_id: int,
+    alert_id: RowId,
     body: AlertActionCreate,
 ) -> AlertPublic:
     """Resolve an alert."""
@@ -121,7 +121,7 @@ def alert_verdict(
     session: SessionDep,
     who: StaffDep,
     now: NowDep,
-    alert_id: int,
+    alert_id: RowId,
     body: VerdictCreate,
 ) -> AlertPublic:
     """Record whether the alert was real (confirmed) or a false alarm."""
@@ -135,7 +135,7 @@ def snooze_alert(
     session: SessionDep,
     who: StaffDep,
     now: NowDep,
-    alert_id: int,
+    alert_id: RowId,
     body: SnoozeCreate,
 ) -> AlertPublic:
     """Hold notices and escalation back for a while."""

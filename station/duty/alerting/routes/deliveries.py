@@ -7,14 +7,14 @@ from fastapi import APIRouter
 from station.duty.alerting.deliveries import alert_station, list_deliveries
 from station.duty.alerting.models import DeliveryPublic
 from station.duty.api.access import StaffDep
-from station.duty.services import SessionDep
+from station.duty.services import RowId, SessionDep
 
 router = APIRouter(tags=["alerts"])
 
 
 @router.get("/alerts/{alert_id}/deliveries")
 def list_alert_deliveries(
-    session: SessionDep, who: StaffDep, alert_id: int
+    session: SessionDep, who: StaffDep, alert_id: RowId
 ) -> list[DeliveryPublic]:
     """Return every attempt to notify someone about the alert, with its result."""
     station_id = alert_station(session, alert_id)

@@ -23,7 +23,7 @@ from station.duty.api.access import AdminDep, StaffDep
 from station.duty.errors import InvalidRequestError, NotFoundError
 from station.duty.fleet.models import Station
 from station.duty.people.audit import audit
-from station.duty.services import NowDep, SessionDep
+from station.duty.services import NowDep, RowId, SessionDep
 
 router = APIRouter(tags=["rosters"])
 
@@ -48,7 +48,7 @@ def list_rotations(session: SessionDep, who: StaffDep) -> list[RotationPublic]: 
 
 @router.post("/rotations/{rotation_id}/overrides", status_code=status.HTTP_201_CREATED)
 def add_override(
-    session: SessionDep, who: AdminDep, rotation_id: int, body: OverrideCreate
+    session: SessionDep, who: AdminDep, rotation_id: RowId, body: OverrideCreate
 ) -> dict[str, object]:
     """Let someone cover a rotation for a while (admins only)."""
     if session.get(Rotation, rotation_id) is None:

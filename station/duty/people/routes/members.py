@@ -28,7 +28,7 @@ from station.duty.people.models import (
     TokenPurpose,
     TokenRequest,
 )
-from station.duty.services import NowDep, ServicesDep, SessionDep
+from station.duty.services import NowDep, RowId, ServicesDep, SessionDep
 from station.tokens import qr_png
 
 router = APIRouter(tags=["members"])
@@ -109,7 +109,7 @@ def give_consent(
 
 @router.post("/members/{member_id}/consents/{consent_id}/withdraw")
 def withdraw_consent(
-    session: SessionDep, who: Holders, now: NowDep, member_id: str, consent_id: int
+    session: SessionDep, who: Holders, now: NowDep, member_id: str, consent_id: RowId
 ) -> ConsentPublic:
     """Withdraw a consent; nodes delete the face template at their next sync."""
     member_in_reach(session, who, member_id, "consent.withdraw")
